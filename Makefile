@@ -1,0 +1,71 @@
+# spamlab top-level Makefile.
+#
+#   make deps      install the Debian packages spamlab needs (root)
+#   make           build the extension and ingestd
+#   make install   install the extension into the server, ingestd into $(PREFIX)
+#   make check     deps, build, then every test layer, ending "N passed, N failed"
+#   make demo      the main job on a private cluster under ./var; make stop ends it
+#   make db        apply sql/ migrations to the demo cluster
+#   make lint      clang-format check and cppcheck;  make fmt reformats
+#   make fuzz      run the libFuzzer targets (FUZZ_SECONDS each)
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PREFIX ?= /usr/local
+export PG_CONFIG
+
+C_SOURCES = $(shell tools/lint --list)
+
+.PHONY: all deps install check installcheck unittest lint fmt demo stop db \
+	psql fuzz bench clean
+
+all:
+	$(MAKE) -C extension
+	$(MAKE) -C ingestd
+
+deps:
+	@tools/deps
+
+install: all
+	$(MAKE) -C extension install
+	$(MAKE) -C ingestd install PREFIX=$(PREFIX)
+
+check: deps
+	@$(MAKE) -s all >/dev/null
+	@tests/run-all
+
+installcheck: all
+	tests/pgtmp run -- $(MAKE) -C extension installcheck
+
+unittest:
+	$(MAKE) -C ingestd unittest
+
+lint:
+	@tools/lint
+
+fmt:
+	clang-format -i $(C_SOURCES)
+
+demo: deps
+	@$(MAKE) -s all >/dev/null
+	@$(MAKE) -s -C extension install >/dev/null
+	@tools/demo
+
+stop:
+	@tools/democluster stop
+
+db:
+	@tools/democluster start
+	@eval "$$(tools/democluster env)" && sql/migrate
+
+psql:
+	@eval "$$(tools/democluster env)" && psql
+
+fuzz:
+	@tests/fuzz $(FUZZ_SECONDS)
+
+bench:
+	@for b in bench/*; do [ -x "$$b" ] && [ -f "$$b" ] && "$$b" --quick; done
+
+clean:
+	$(MAKE) -C extension clean
+	$(MAKE) -C ingestd clean

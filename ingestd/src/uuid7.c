@@ -1,0 +1,105 @@
+/*
+ * uuid7.c: time-ordered message ids (RFC 9562 UUID version 7).
+ */
+#include "uuid7.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+static uint64_t last_ms;
+static uint16_t last_seq;
+
+bool
+uuid7_generate(struct uuid7 *out, const struct timespec *now)
+{
+	uint64_t ms = (uint64_t)now->tv_sec * 1000 + now->tv_nsec / 1000000;
+	uint8_t rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return false;
+
+	/* Keep ids strictly increasing: same or earlier ms bumps the counter. */
+	if (ms <= last_ms)
+	{
+		ms = last_ms;
+		if (++last_seq > 0x0fff)
+		{
+			ms++;
+			last_seq = 0;
+		}
+	}
+	else
+		last_seq = 0;
+	last_ms = ms;
+
+	for (int i = 0; i < 6; i++)
+		out->b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	out->b[6] = (uint8_t)(0x70 | (last_seq >> 8));
+	out->b[7] = (uint8_t)(last_seq & 0xff);
+	out->b[8] = (uint8_t)(0x80 | (rnd[0] & 0x3f));
+	memcpy(&out->b[9], &rnd[1], 7);
+	return true;
+}
+
+void
+uuid7_format(const struct uuid7 *id, char out[UUID7_STRLEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	for (int i = 0; i < 16; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[id->b[i] >> 4];
+		*p++ = hex[id->b[i] & 15];
+	}
+	*p = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+uuid7_parse(const char *s, struct uuid7 *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < UUID7_STRLEN; i++)
+	{
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+			continue;
+		}
+		hi = hexval(s[i]);
+		lo = hi < 0 ? -1 : hexval(s[i + 1]);
+		if (lo < 0)
+			return false;
+		out->b[n++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	return s[UUID7_STRLEN] == '\0';
+}
+
+uint64_t
+uuid7_millis(const struct uuid7 *id)
+{
+	uint64_t ms = 0;
+
+	for (int i = 0; i < 6; i++)
+		ms = ms << 8 | id->b[i];
+	return ms;
+}

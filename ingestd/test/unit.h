@@ -1,0 +1,39 @@
+/*
+ * unit.h: a minimal table-driven unit test harness.  Each test file defines
+ * test functions and lists them in unittest.c; CHECK records a failure with
+ * its location and goes on.
+ */
+#ifndef SPAMLAB_UNIT_H
+#define SPAMLAB_UNIT_H
+
+#include <stdio.h>
+
+extern int unit_failures;
+
+#define CHECK(cond)                                                            \
+	do                                                                         \
+	{                                                                          \
+		if (!(cond))                                                           \
+		{                                                                      \
+			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
+			        #cond);                                                    \
+			unit_failures++;                                                   \
+		}                                                                      \
+	} while (0)
+
+#define CHECK_MSG(cond, ...)                                                   \
+	do                                                                         \
+	{                                                                          \
+		if (!(cond))                                                           \
+		{                                                                      \
+			fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                  \
+			fprintf(stderr, __VA_ARGS__);                                      \
+			fputc('\n', stderr);                                               \
+			unit_failures++;                                                   \
+		}                                                                      \
+	} while (0)
+
+/* test functions, one line per test file */
+void test_uuid7(void);
+
+#endif /* SPAMLAB_UNIT_H */

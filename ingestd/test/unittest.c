@@ -1,0 +1,45 @@
+/*
+ * unittest.c: runs every unit test and prints "unit: N passed, N failed".
+ * A test passes when it records no failed CHECK.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "unit.h"
+
+int unit_failures;
+
+static const struct
+{
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+    {"uuid7", test_uuid7},
+};
+
+int
+main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+	{
+		int before = unit_failures;
+
+		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+			continue;
+		tests[i].fn();
+		if (unit_failures == before)
+		{
+			printf("ok %s\n", tests[i].name);
+			passed++;
+		}
+		else
+		{
+			printf("FAIL %s\n", tests[i].name);
+			failed++;
+		}
+	}
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
