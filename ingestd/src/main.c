@@ -1,19 +1,13 @@
 /*
- * main.c: ingestd entry point and command-line dispatch.
+ * main.c: ingestd entry point: dispatch to the daemon or a subcommand.
  */
 #include <stdio.h>
 #include <string.h>
 
-#define INGESTD_VERSION "0.1.0"
+#include "daemon.h"
+#include "import.h"
 
-static void
-usage(FILE *out)
-{
-	fputs("usage: ingestd [--config FILE] [--check-config]\n"
-	      "       ingestd import [--label spam|ham|sent] PATH...\n"
-	      "       ingestd --version\n",
-	      out);
-}
+#define INGESTD_VERSION "0.1.0"
 
 int
 main(int argc, char **argv)
@@ -23,11 +17,7 @@ main(int argc, char **argv)
 		printf("ingestd %s\n", INGESTD_VERSION);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-	{
-		usage(stdout);
-		return 0;
-	}
-	usage(stderr);
-	return 2;
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
+	return daemon_main(argc, argv);
 }
