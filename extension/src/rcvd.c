@@ -99,6 +99,18 @@ starts(const char *p, size_t n, const char *w)
 	return true;
 }
 
+/* Does [p, p+n) contain the lower-case word w, ignoring case? */
+static bool
+contains(const char *p, size_t n, const char *w)
+{
+	size_t wn = strlen(w);
+
+	for (size_t i = 0; i + wn <= n; i++)
+		if (lc(p[i]) == w[0] && starts(p + i, n - i, w))
+			return true;
+	return false;
+}
+
 static bool
 is_space(char c)
 {
@@ -524,7 +536,7 @@ scan_markers(struct scan *sc, struct rcvd_span *w, int nw, const char *cend)
 			bool br;
 
 			h->envelope_from = addr_span(w[1].p, w[1].n, &br);
-			if (memmem(w[1].p, w[1].n, "@localhost", 10))
+			if (contains(w[1].p, w[1].n, "@localhost"))
 				sc->local = true;
 		}
 	}
@@ -632,7 +644,7 @@ classify_protocol(struct scan *sc, struct rcvd_span proto)
 	const char *p = proto.p;
 	size_t n = proto.n, w = 0;
 
-	if (memmem(p, n, "TLS", 3) || memmem(p, n, "tls", 3))
+	if (contains(p, n, "tls"))
 		sc->tls = true; /* "ESMTP/TLS/ECDHE-RSA-AES128-GCM-SHA256" */
 	while (w < n && !is_space(p[w]))
 		w++;
