@@ -43,7 +43,8 @@ static void
 sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
 	sbuf_reserve(b, n);
-	memcpy(b->d + b->len, s, n);
+	if (n > 0)
+		memcpy(b->d + b->len, s, n);
 	b->len += n;
 	b->d[b->len] = '\0';
 }
