@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-mw_init_once(void)
+void
+mw_init(void)
 {
 	static bool done = false;
 
@@ -233,7 +233,7 @@ mw_parse(const char *buf, size_t len)
 
 	if (m == NULL)
 		abort();
-	mw_init_once();
+	mw_init();
 	stream = g_mime_stream_mem_new_with_buffer(buf, len);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);

@@ -45,6 +45,9 @@ struct mw_message
 	size_t size; /* bytes held, for cache accounting */
 };
 
+/* g_mime_init, once per process. */
+void mw_init(void);
+
 /* Parse a raw message; never NULL (a hopeless one has no parts). */
 struct mw_message *mw_parse(const char *buf, size_t len);
 
