@@ -245,15 +245,14 @@ reference_ids(PG_FUNCTION_ARGS)
 	struct hdr_field f;
 	List *ids;
 	Datum *elems;
-	ListCell *lc;
-	int i = 0;
+	int i;
 
 	if (!find_field(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), "references", &f))
 		PG_RETURN_NULL();
 	ids = msg_ids(f.value, f.value_len);
 	elems = palloc(sizeof(Datum) * (list_length(ids) + 1));
-	foreach (lc, ids)
-		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	for (i = 0; i < list_length(ids); i++)
+		elems[i] = CStringGetTextDatum(list_nth(ids, i));
 	PG_RETURN_ARRAYTYPE_P(
 	    construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
 }
@@ -359,7 +358,6 @@ addresses(PG_FUNCTION_ARGS)
 		struct addr_ctx c = {NIL, false};
 		char *u;
 		size_t n;
-		ListCell *lc;
 
 		if (!hdr_name_is(&f, field))
 			continue;
@@ -378,8 +376,8 @@ addresses(PG_FUNCTION_ARGS)
 			if (d.any_at)
 				c = d;
 		}
-		foreach (lc, c.rows)
-			put_mailbox(rsinfo, lfirst(lc));
+		for (int k = 0; k < list_length(c.rows); k++)
+			put_mailbox(rsinfo, list_nth(c.rows, k));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 	}
