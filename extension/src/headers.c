@@ -47,7 +47,17 @@ mime_decode_header(const char *value, size_t len, bool phrase)
 
 	unfolded[n] = '\0';
 	if (memchr(unfolded, '=', n) == NULL)
-		return mime_valid_utf8(unfolded, n); /* no encoded words */
+	{
+		/* no encoded words; raw 8-bit text is most often Windows-1252 */
+		size_t on;
+		char *conv = mw_to_utf8(unfolded, n, "windows-1252", &on);
+
+		out = palloc(on + 1);
+		memcpy(out, conv, on + 1);
+		free(conv);
+		pfree(unfolded);
+		return out;
+	}
 	mw_init();
 	PG_TRY();
 	{

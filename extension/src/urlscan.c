@@ -468,10 +468,15 @@ emit_candidate(const char *raw, size_t rawlen, enum url_source src,
 			add_path(&url, s, e - s);
 			if (at != NULL)
 			{
+				size_t off = strlen("mailto:") + (at - s) + 1;
+
 				q = at + 1;
 				while (q < e && *q != '?' && *q != '>' && *q != ',')
 					q++;
 				have_host = host_canonical(at + 1, q - at - 1, host);
+				/* the domain is case-insensitive: lower it in the URL too */
+				for (size_t i = off; i < url.len && url.d[i] != '?'; i++)
+					url.d[i] = lower(url.d[i]);
 			}
 			goto report;
 		}
