@@ -23,6 +23,7 @@ void _PG_init(void);
 void
 _PG_init(void)
 {
+	geoip_define_settings();
 	MarkGUCPrefixReserved("spamlab");
 }
 

@@ -4,4 +4,7 @@
 #ifndef SPAMLAB_H
 #define SPAMLAB_H
 
+/* geoip.c */
+extern void geoip_define_settings(void);
+
 #endif /* SPAMLAB_H */
