@@ -816,6 +816,27 @@ geoip(PG_FUNCTION_ARGS)
 	if (!found_city && !found_asn)
 		PG_RETURN_NULL();
 
+	/* a record without any field we report counts as no match */
+	memset(v, 0, sizeof(v));
+	memset(n, true, sizeof(n));
+	if (found_city)
+	{
+		geoip_read_location(&city, v, n);
+		found_city = false;
+		for (int i = GEOIP_COUNTRY_CODE; i <= GEOIP_TIME_ZONE; i++)
+			found_city |= !n[i];
+	}
+	if (found_asn)
+	{
+		geoip_read_asn(&asn, v, n);
+		found_asn = !n[GEOIP_ASN] || !n[GEOIP_AS_ORG];
+	}
+	if (!found_city && !found_asn)
+		PG_RETURN_NULL();
+	v[GEOIP_NETWORK] =
+	    geoip_network(&a, found_city ? city.netmask : asn.netmask);
+	n[GEOIP_NETWORK] = false;
+
 	if (tupdesc == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
@@ -828,24 +849,6 @@ geoip(PG_FUNCTION_ARGS)
 		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
 		fcinfo->flinfo->fn_extra = tupdesc;
 		MemoryContextSwitchTo(old);
-	}
-
-	memset(v, 0, sizeof(v));
-	memset(n, true, sizeof(n));
-	if (found_city)
-	{
-		geoip_read_location(&city, v, n);
-		v[GEOIP_NETWORK] = geoip_network(&a, city.netmask);
-		n[GEOIP_NETWORK] = false;
-	}
-	if (found_asn)
-	{
-		geoip_read_asn(&asn, v, n);
-		if (!found_city)
-		{
-			v[GEOIP_NETWORK] = geoip_network(&a, asn.netmask);
-			n[GEOIP_NETWORK] = false;
-		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, v, n)));
 }
