@@ -24,6 +24,7 @@ void
 _PG_init(void)
 {
 	mime_define_gucs();
+	geoip_define_settings();
 	MarkGUCPrefixReserved("spamlab");
 }
 
