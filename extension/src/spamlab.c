@@ -23,6 +23,7 @@ void _PG_init(void);
 void
 _PG_init(void)
 {
+	whois_define_gucs();
 	MarkGUCPrefixReserved("spamlab");
 }
 

@@ -4,4 +4,7 @@
 #ifndef SPAMLAB_H
 #define SPAMLAB_H
 
+/* whois.c */
+void whois_define_gucs(void);
+
 #endif /* SPAMLAB_H */
