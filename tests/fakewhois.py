@@ -44,6 +44,9 @@ def thick(domain, created=REGISTRY_CREATED, registrar="Example Registrar, Inc.",
 class FakeWhois:
     def __init__(self):
         self.queries = []  # (listener, query) in arrival order
+        self.times = []  # time.monotonic() of each query
+        self.active = 0  # connections being answered now
+        self.max_active = 0
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.servers = {}
@@ -70,6 +73,8 @@ class FakeWhois:
     def reset(self):
         with self.lock:
             self.queries.clear()
+            self.times.clear()
+            self.max_active = 0
 
     def close(self):
         self.stop_event.set()
@@ -95,10 +100,16 @@ class FakeWhois:
                 q = data.decode("utf-8", "replace").strip()
                 with fake.lock:
                     fake.queries.append((role, q))
+                    fake.times.append(time.monotonic())
+                    fake.active += 1
+                    fake.max_active = max(fake.max_active, fake.active)
                 try:
                     getattr(fake, "answer_" + role)(self.request, q)
                 except OSError:
                     pass
+                finally:
+                    with fake.lock:
+                        fake.active -= 1
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -137,7 +148,14 @@ class FakeWhois:
                 .encode())
         elif kind == "slow":
             # never answers; ends when the client gives up
-            self.stop_event.wait(30)
+            sock.settimeout(0.05)
+            end = time.monotonic() + 30
+            while time.monotonic() < end and not self.stop_event.is_set():
+                try:
+                    if not sock.recv(1024):
+                        break
+                except socket.timeout:
+                    continue
         elif kind == "huge":
             sock.sendall(thick(domain).encode())
             line = b"% padding " + b"x" * 100 + b"\r\n"

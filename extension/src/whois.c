@@ -196,8 +196,8 @@ whois_define_gucs(void)
 	    &whois_servers, "", PGC_SUSET, 0, whois_servers_check, NULL, NULL);
 	DefineCustomBoolVariable(
 	    "spamlab.whois_allow_private",
-	    "Follow referrals to private, loopback and link-local addresses.",
-	    NULL, &whois_allow_private, false, PGC_SUSET, 0, NULL, NULL, NULL);
+	    "Follow referrals to private, loopback and link-local addresses.", NULL,
+	    &whois_allow_private, false, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("spamlab.whois_cache_ttl",
 	                        "How long a whois answer is reused.", NULL,
 	                        &whois_cache_ttl, 30 * 86400, 0, INT_MAX,
@@ -207,14 +207,13 @@ whois_define_gucs(void)
 	    "How long a failed or negative whois answer is reused.", NULL,
 	    &whois_negative_ttl, 3600, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, NULL,
 	    NULL, NULL);
-	DefineCustomRealVariable(
-	    "spamlab.whois_rate", "Queries per second to any one whois server.",
-	    "Per backend; 0 means no limit.", &whois_rate, 1.0, 0.0, 1000.0,
-	    PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("spamlab.whois_concurrency",
-	                        "Lookups whois_refresh() runs at once.", NULL,
-	                        &whois_concurrency, 8, 1, 64, PGC_USERSET, 0, NULL,
-	                        NULL, NULL);
+	DefineCustomRealVariable("spamlab.whois_rate",
+	                         "Queries per second to any one whois server.",
+	                         "Per backend; 0 means no limit.", &whois_rate, 1.0,
+	                         0.0, 1000.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(
+	    "spamlab.whois_concurrency", "Lookups whois_refresh() runs at once.",
+	    NULL, &whois_concurrency, 8, 1, 64, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -291,17 +290,18 @@ addr_is_private(const struct sockaddr *sa)
 
 	if (sa->sa_family == AF_INET6)
 	{
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		static const unsigned char zero[16];
 
 		b = a->s6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a))
 			b += 12; /* checked as IPv4 below */
 		else
-			return memcmp(b, zero, 15) == 0 || /* :: and ::1 */
+			return memcmp(b, zero, 15) == 0 ||                /* :: and ::1 */
 			       (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
-			       (b[0] & 0xfe) == 0xfc ||                    /* fc00::/7 */
-			       b[0] == 0xff;                               /* multicast */
+			       (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 */
+			       b[0] == 0xff;                              /* multicast */
 	}
 	else if (sa->sa_family == AF_INET)
 		b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
@@ -310,7 +310,7 @@ addr_is_private(const struct sockaddr *sa)
 	return b[0] == 0 || b[0] == 10 || b[0] == 127 ||
 	       (b[0] == 100 && (b[1] & 0xc0) == 64) || /* 100.64/10 */
 	       (b[0] == 169 && b[1] == 254) ||         /* link-local */
-	       (b[0] == 172 && (b[1] & 0xf0) == 16) ||  /* 172.16/12 */
+	       (b[0] == 172 && (b[1] & 0xf0) == 16) || /* 172.16/12 */
 	       (b[0] == 192 && b[1] == 168) || b[0] >= 224;
 }
 
@@ -389,7 +389,8 @@ rate_take(const char *server, TimestampTz now, TimestampTz *wait_until)
 		b->tokens = cap;
 		b->last = now;
 	}
-	b->tokens = Min(cap, b->tokens + (double)(now - b->last) / 1e6 * whois_rate);
+	b->tokens =
+	    Min(cap, b->tokens + (double)(now - b->last) / 1e6 * whois_rate);
 	b->last = now;
 	if (b->tokens >= 1.0)
 	{
@@ -427,8 +428,7 @@ job_query_end(WhoisJob *job, const char *status)
  * check, take a rate token or wait for one, connect.
  */
 static void
-job_query_begin(WhoisJob *job, const char *what, const char *fmt,
-                bool referral)
+job_query_begin(WhoisJob *job, const char *what, const char *fmt, bool referral)
 {
 	const char *st;
 
@@ -502,7 +502,8 @@ job_io(WhoisJob *job)
 		ssize_t n = send(job->fd, job->query.data + job->sent,
 		                 job->query.len - job->sent, MSG_NOSIGNAL);
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (n < 0)
 		{
@@ -816,46 +817,45 @@ job_advance(WhoisJob *job)
 			return;
 
 		case STEP_REFERRAL:
-			{
-				struct whois_fields f;
-				const struct whois_fields *r = &job->registry;
-				const char *st;
+		{
+			struct whois_fields f;
+			const struct whois_fields *r = &job->registry;
+			const char *st;
 
-				if (strcmp(job->qstatus, "ok") != 0)
-				{
-					/* registry fields stay; the status says the hop failed */
-					job_finish(job, job->qstatus);
-					return;
-				}
-				job->raw = answer_text(job);
-				whois_parse_answer(job->answer.data, job->answer.len, &f);
-				st = answer_status(job, &f);
-				/* the registry is authoritative; the registrar fills gaps */
-				job->fields = f;
-				if (r->has_created)
-				{
-					job->fields.created = r->created;
-					job->fields.has_created = true;
-				}
-				if (r->has_updated)
-				{
-					job->fields.updated = r->updated;
-					job->fields.has_updated = true;
-				}
-				if (r->has_expires)
-				{
-					job->fields.expires = r->expires;
-					job->fields.has_expires = true;
-				}
-				if (f.registrar[0] == '\0')
-					strlcpy(job->fields.registrar, r->registrar,
-					        sizeof(job->fields.registrar));
-				if (strcmp(st, "throttled") != 0 &&
-				    !fields_empty(&job->fields))
-					st = job->truncated ? "truncated" : "ok";
-				job_finish(job, st);
+			if (strcmp(job->qstatus, "ok") != 0)
+			{
+				/* registry fields stay; the status says the hop failed */
+				job_finish(job, job->qstatus);
 				return;
 			}
+			job->raw = answer_text(job);
+			whois_parse_answer(job->answer.data, job->answer.len, &f);
+			st = answer_status(job, &f);
+			/* the registry is authoritative; the registrar fills gaps */
+			job->fields = f;
+			if (r->has_created)
+			{
+				job->fields.created = r->created;
+				job->fields.has_created = true;
+			}
+			if (r->has_updated)
+			{
+				job->fields.updated = r->updated;
+				job->fields.has_updated = true;
+			}
+			if (r->has_expires)
+			{
+				job->fields.expires = r->expires;
+				job->fields.has_expires = true;
+			}
+			if (f.registrar[0] == '\0')
+				strlcpy(job->fields.registrar, r->registrar,
+				        sizeof(job->fields.registrar));
+			if (strcmp(st, "throttled") != 0 && !fields_empty(&job->fields))
+				st = job->truncated ? "truncated" : "ok";
+			job_finish(job, st);
+			return;
+		}
 
 		case STEP_DONE:
 			return;
@@ -947,8 +947,8 @@ jobs_run(WhoisJob *jobs, int njobs)
 			wes = CreateWaitEventSet(CurrentMemoryContext, nsock + 2);
 			AddWaitEventToSet(wes, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch,
 			                  NULL);
-			AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
-			                  NULL, NULL);
+			AddWaitEventToSet(wes, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
+			                  NULL);
 			for (int i = 0; i < next; i++)
 			{
 				WhoisJob *job = &jobs[i];
@@ -956,8 +956,9 @@ jobs_run(WhoisJob *jobs, int njobs)
 				if (job->step == STEP_DONE || job->fd < 0)
 					continue;
 				AddWaitEventToSet(wes,
-				                  job->conn == CONN_READING ? WL_SOCKET_READABLE
-				                                            : WL_SOCKET_WRITEABLE,
+				                  job->conn == CONN_READING
+				                      ? WL_SOCKET_READABLE
+				                      : WL_SOCKET_WRITEABLE,
 				                  job->fd, NULL, job);
 			}
 			timeout = (long)Max(0, (wake - now + 999) / 1000);
@@ -1101,8 +1102,8 @@ whois(PG_FUNCTION_ARGS)
 			MemoryContext old;
 
 			for (int i = 0; i < 7; i++)
-				v[2 + i] = SPI_getbinval(row, SPI_tuptable->tupdesc, i + 1,
-				                         &n[2 + i]);
+				v[2 + i] =
+				    SPI_getbinval(row, SPI_tuptable->tupdesc, i + 1, &n[2 + i]);
 			old = MemoryContextSwitchTo(outer);
 			tup = heap_form_tuple(tupdesc, v, n);
 			MemoryContextSwitchTo(old);
@@ -1186,7 +1187,8 @@ whois_refresh(PG_FUNCTION_ARGS)
 		bool found;
 		int ret;
 
-		if (nulls[i] || !registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
+		if (nulls[i] ||
+		    !registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
 			continue;
 		hash_search(seen, dom, HASH_ENTER, &found);
 		if (found)

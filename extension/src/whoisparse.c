@@ -36,7 +36,8 @@ static const char *const created_keys[] = {
     "record created on",
     "domain record activated",
     "first registration date",
-    "\xe7\x99\xbb\xe9\x8c\xb2\xe5\xb9\xb4\xe6\x9c\x88\xe6\x97\xa5", /* 登録年月日 */
+    "\xe7\x99\xbb\xe9\x8c\xb2\xe5\xb9\xb4\xe6\x9c\x88"
+    "\xe6\x97\xa5", /* 登録年月日 */
     NULL};
 
 static const char *const updated_keys[] = {
@@ -80,8 +81,8 @@ static const char *const expires_keys[] = {
     NULL};
 
 static const char *const registrar_keys[] = {
-    "registrar",           "sponsoring registrar", "registrar name",
-    "authorized agency",   "registrar organization", NULL};
+    "registrar",         "sponsoring registrar",   "registrar name",
+    "authorized agency", "registrar organization", NULL};
 
 /* Keys inside a "Registrar" block (Nominet, SIDN, .it, EURid). */
 static const char *const registrar_block_keys[] = {
@@ -96,18 +97,20 @@ static const char *const referral_keys[] = {"registrar whois server",
 
 /* Phrases of "no such domain" answers (checked only if nothing was read). */
 static const char *const not_found_phrases[] = {
-    "no match",          "not found",          "no entries found",
-    "no data found",     "no object found",    "nothing found",
+    "no match",           "not found",
+    "no entries found",   "no data found",
+    "no object found",    "nothing found",
     "no matching record", "no information available",
-    "does not exist",    "status: free",       "status: available",
-    NULL};
+    "does not exist",     "status: free",
+    "status: available",  NULL};
 
 /* Phrases of rate-limit refusals (checked only if nothing was read). */
 static const char *const throttle_phrases[] = {
-    "limit exceeded",    "rate exceeded",   "limit reached",
-    "too many queries",  "too many requests", "quota exceeded",
-    "exceeded the maximum", "query rate",     "rate limit",
-    NULL};
+    "limit exceeded",       "rate exceeded",
+    "limit reached",        "too many queries",
+    "too many requests",    "quota exceeded",
+    "exceeded the maximum", "query rate",
+    "rate limit",           NULL};
 
 static const char *const month_names[] = {"jan", "feb", "mar", "apr",
                                           "may", "jun", "jul", "aug",
@@ -122,12 +125,11 @@ static const struct
 	const char *name;
 	int minutes;
 } zone_names[] = {
-    {"utc", 0},     {"gmt", 0},     {"ut", 0},      {"z", 0},
-    {"jst", 540},   {"kst", 540},   {"cet", 60},    {"cest", 120},
-    {"msk", 180},   {"est", -300},  {"edt", -240},  {"cst", -360},
-    {"cdt", -300},  {"mst", -420},  {"mdt", -360},  {"pst", -480},
-    {"pdt", -420},  {"bst", 60},    {"eet", 120},   {"eest", 180},
-    {"aest", 600},  {"aedt", 660},  {"hkt", 480},   {"sgt", 480},
+    {"utc", 0},    {"gmt", 0},    {"ut", 0},     {"z", 0},      {"jst", 540},
+    {"kst", 540},  {"cet", 60},   {"cest", 120}, {"msk", 180},  {"est", -300},
+    {"edt", -240}, {"cst", -360}, {"cdt", -300}, {"mst", -420}, {"mdt", -360},
+    {"pst", -480}, {"pdt", -420}, {"bst", 60},   {"eet", 120},  {"eest", 180},
+    {"aest", 600}, {"aedt", 660}, {"hkt", 480},  {"sgt", 480},
 };
 
 static inline bool
@@ -400,8 +402,8 @@ days_from_civil(int y, int m, int d)
 
 /* After a date: an optional time ('T' or blanks then hh:mm) and zone. */
 static bool
-read_time_zone(const char *s, size_t len, size_t *i, int *hh, int *mi,
-               int *ss, int *usec, int *zone, bool *has_zone)
+read_time_zone(const char *s, size_t len, size_t *i, int *hh, int *mi, int *ss,
+               int *usec, int *zone, bool *has_zone)
 {
 	size_t j = *i;
 
@@ -486,8 +488,8 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 			char sep;
 
 			d = n1;
-			if (i >= len || (s[i] != '-' && s[i] != '/' && s[i] != '.' &&
-			                 s[i] != ' '))
+			if (i >= len ||
+			    (s[i] != '-' && s[i] != '/' && s[i] != '.' && s[i] != ' '))
 				return false;
 			sep = s[i++];
 			if (i < len && is_alpha(s[i]))
@@ -536,8 +538,7 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 		{
 			if (!read_num(s, len, &i, 4, &y, &nd))
 				return false;
-			read_time_zone(s, len, &i, &hh, &mi, &ss, &usec, &zone,
-			               &has_zone);
+			read_time_zone(s, len, &i, &hh, &mi, &ss, &usec, &zone, &has_zone);
 		}
 		else
 		{
@@ -554,8 +555,10 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 	else
 		return false;
 
-	/* the date must end here: "2020-01-01abc" is not a date */
+	/* the date must end here: "2020-01-01abc", "...+99:00" are not dates */
 	if (i < len && (is_alpha(s[i]) || is_digit(s[i])))
+		return false;
+	if (i + 1 < len && (s[i] == '+' || s[i] == '-') && is_digit(s[i + 1]))
 		return false;
 	if (y < 1000 || y > 9999 || mo < 1 || mo > 12 || d < 1)
 		return false;
@@ -566,8 +569,8 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 	if (ss == 60)
 		ss = 59;
 	(void)has_zone; /* no zone means UTC */
-	out->epoch = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 +
-	             ss - (int64_t)zone * 60;
+	out->epoch = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss -
+	             (int64_t)zone * 60;
 	out->usec = usec;
 	return true;
 }
@@ -609,12 +612,12 @@ whois_clean_server(const char *s, size_t len, char *out, size_t outlen)
 		{
 			/* one port separator, followed by digits only */
 			if (colon || i == 0 || i + 1 == len)
-				return false;
+				goto fail;
 			colon = true;
 		}
 		else if (colon ? !is_digit(c)
 		               : !(is_alpha(c) || is_digit(c) || c == '.' || c == '-'))
-			return false;
+			goto fail;
 		out[n++] = c;
 	}
 	out[n] = '\0';
@@ -623,12 +626,13 @@ whois_clean_server(const char *s, size_t len, char *out, size_t outlen)
 		const char *p = strchr(out, ':');
 
 		if (strlen(p + 1) > 5)
-		{
-			out[0] = '\0';
-			return false;
-		}
+			goto fail;
 	}
 	return true;
+
+fail:
+	out[0] = '\0';
+	return false;
 }
 
 /* Copy s[0..len) trimmed into out (at most outmax bytes) if out is empty. */
@@ -843,8 +847,7 @@ whois_sanitize(char *buf, size_t len, bool ascii_only)
 			cp = c & (0x3F >> n);
 			for (size_t k = 1; ok && k <= n; k++)
 			{
-				if (i + k >= len ||
-				    ((unsigned char)buf[i + k] & 0xC0) != 0x80)
+				if (i + k >= len || ((unsigned char)buf[i + k] & 0xC0) != 0x80)
 					ok = false;
 				else
 					cp = (cp << 6) | ((unsigned char)buf[i + k] & 0x3F);

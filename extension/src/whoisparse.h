@@ -30,7 +30,7 @@ struct whois_fields
 	struct whois_time created;
 	struct whois_time updated;
 	struct whois_time expires;
-	char registrar[WHOIS_REGISTRAR_MAX + 1];   /* "" when absent */
+	char registrar[WHOIS_REGISTRAR_MAX + 1];    /* "" when absent */
 	char referral_server[WHOIS_SERVER_MAX + 1]; /* host or host:port, or "" */
 	bool not_found;                             /* "No match for ..." */
 	bool throttled;                             /* "limit exceeded" ... */
