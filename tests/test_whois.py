@@ -321,3 +321,31 @@ def test_cache_survives_pg_dump(pg, conn, fake):
         capture_output=True, text=True).stdout
     assert "COPY spamlab.whois_cache" in out
     assert "ok-i.com" in out
+
+
+def test_unprivileged_role_uses_and_fills_cache(conn, fake):
+    conn.execute("DROP ROLE IF EXISTS whois_user")
+    conn.execute("CREATE ROLE whois_user")
+    conn.execute("GRANT USAGE ON SCHEMA spamlab TO whois_user")
+    try:
+        conn.execute("SET ROLE whois_user")
+        # the session's (superuser-set) live mode still applies
+        r = whois(conn, "ok-j.com")
+        assert r["status"] == "ok" and r["created"] is not None
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM spamlab.whois_cache")
+        conn.execute("RESET ROLE")
+        assert cached(conn, "ok-j.com")["status"] == "ok"
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute("REVOKE USAGE ON SCHEMA spamlab FROM whois_user")
+        conn.execute("DROP ROLE whois_user")
+
+
+def test_refresh_asks_iana_once_per_tld(conn, fake):
+    configure(conn, fake, whois_rate=50, whois_concurrency=4)
+    n = conn.execute("SELECT spamlab.whois_refresh(ARRAY['ok-k1.dk', "
+                     "'ok-k2.dk', 'ok-k3.dk', 'ok-k4.dk'])").fetchone()[0]
+    assert n == 4
+    assert fake.count("registry") == 4
+    assert fake.count("iana", "dk") == 1

@@ -80,9 +80,9 @@ static const struct
 	const char *server;
 	const char *query;
 } builtin_servers[] = {
-    {"com", "whois.verisign-grs.com", NULL},
-    {"net", "whois.verisign-grs.com", NULL},
-    {"cc", "ccwhois.verisign-grs.com", NULL},
+    {"com", "whois.verisign-grs.com", "domain %s\r\n"},
+    {"net", "whois.verisign-grs.com", "domain %s\r\n"},
+    {"cc", "ccwhois.verisign-grs.com", "domain %s\r\n"},
     {"tv", "whois.nic.tv", NULL},
     {"org", "whois.publicinterestregistry.org", NULL},
     {"info", "whois.nic.info", NULL},
@@ -421,6 +421,10 @@ job_query_end(WhoisJob *job, const char *status)
 	job_close(job);
 	job->qstatus = status;
 	job->conn = CONN_IDLE;
+	/* answers are read as text: make them valid (a cut may split a char) */
+	if (job->answer.data != NULL)
+		whois_sanitize(job->answer.data, job->answer.len,
+		               GetDatabaseEncoding() != PG_UTF8);
 }
 
 /*
@@ -432,6 +436,11 @@ job_query_begin(WhoisJob *job, const char *what, const char *fmt, bool referral)
 {
 	const char *st;
 
+	if (job->query.data == NULL)
+	{
+		initStringInfo(&job->query);
+		initStringInfo(&job->answer);
+	}
 	resetStringInfo(&job->query);
 	appendStringInfo(&job->query, fmt ? fmt : "%s\r\n", what);
 	resetStringInfo(&job->answer);
@@ -568,12 +577,7 @@ fields_empty(const struct whois_fields *f)
 static char *
 answer_text(WhoisJob *job)
 {
-	char *s = palloc(job->answer.len + 1);
-
-	memcpy(s, job->answer.data, job->answer.len);
-	s[job->answer.len] = '\0';
-	whois_sanitize(s, job->answer.len, GetDatabaseEncoding() != PG_UTF8);
-	return s;
+	return pnstrdup(job->answer.data, job->answer.len);
 }
 
 /* The TLD's server from the whois_tld cache; "" if IANA named none. */
@@ -589,11 +593,15 @@ tld_cache_get(const char *tld, char *out, size_t outlen)
 	    2, (Oid[]){TEXTOID, FLOAT8OID},
 	    (Datum[]){CStringGetTextDatum(tld),
 	              Float8GetDatum((double)whois_cache_ttl)},
-	    NULL, true, 1);
+	    NULL, false, 1); /* not read-only: see what other jobs stored */
 	if (ret != SPI_OK_SELECT || SPI_processed == 0)
 		return false;
-	s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	strlcpy(out, s ? s : "", outlen);
+	if (out != NULL)
+	{
+		s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		strlcpy(out, s ? s : "", outlen);
+	}
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 
@@ -689,6 +697,18 @@ job_finish(WhoisJob *job, const char *status)
 	if (job->queried_at == 0)
 		job->queried_at = GetCurrentTimestamp();
 	job_cache_put(job);
+	/* a bulk refresh keeps only the small fields of finished jobs */
+	if (job->query.data != NULL)
+	{
+		pfree(job->query.data);
+		pfree(job->answer.data);
+		job->query.data = job->answer.data = NULL;
+	}
+	if (job->raw != NULL)
+		pfree(job->raw);
+	if (job->registry_raw != NULL)
+		pfree(job->registry_raw);
+	job->raw = job->registry_raw = NULL;
 }
 
 /* Is a referral the server we just asked (then there is nothing to follow)? */
@@ -862,6 +882,17 @@ job_advance(WhoisJob *job)
 	}
 }
 
+/* Is another job asking IANA about this job's TLD right now? */
+static bool
+iana_in_flight(const WhoisJob *jobs, int n, const WhoisJob *job)
+{
+	for (int i = 0; i < n; i++)
+		if (&jobs[i] != job && jobs[i].step == STEP_IANA && jobs[i].fd >= 0 &&
+		    strcmp(jobs[i].tld, job->tld) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Run jobs to completion, at most whois_concurrency at once, in one
  * WaitEventSet.  Cancellable at every wait.
@@ -908,6 +939,21 @@ jobs_run(WhoisJob *jobs, int njobs)
 					{
 						if (job->not_before > now)
 							break;
+						if (job->step == STEP_IANA &&
+						    tld_cache_get(job->tld, NULL, 0))
+						{
+							job->step = STEP_TLD;
+							job->conn = CONN_IDLE;
+							continue;
+						}
+						if (job->step == STEP_IANA &&
+						    iana_in_flight(jobs, next, job))
+						{
+							/* look again soon: it will cache the answer */
+							job->not_before =
+							    TimestampTzPlusMilliseconds(now, 20);
+							break;
+						}
 						if (rate_take(job->server, now, &job->not_before))
 							job_connect(job, now);
 						else
@@ -996,8 +1042,6 @@ job_init(WhoisJob *job, const char *domain)
 	job->fd = -1;
 	job->step = STEP_TLD;
 	job->conn = CONN_IDLE;
-	initStringInfo(&job->query);
-	initStringInfo(&job->answer);
 }
 
 /* Reduce a host name to its registrable domain (ICANN section only). */

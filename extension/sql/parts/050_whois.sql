@@ -50,9 +50,13 @@ CREATE FUNCTION whois_parse(response text,
 COMMENT ON FUNCTION whois_parse(text) IS
 	'dates, registrar and referral server from a whois answer';
 
+-- whois() and whois_refresh() run as the extension's owner so that any role
+-- can use and fill the cache without rights on its tables; what they do is
+-- bounded by the superuser-only settings (whois_mode, whois_servers, ...).
 CREATE FUNCTION whois(domain text) RETURNS whois_result
 	AS 'MODULE_PATHNAME', 'whois'
-	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION whois(text) IS
 	'whois data of the registrable domain of a host name (cached)';
 
@@ -71,6 +75,7 @@ COMMENT ON FUNCTION whois_age(text, timestamptz) IS
 
 CREATE FUNCTION whois_refresh(domains text[]) RETURNS int
 	AS 'MODULE_PATHNAME', 'whois_refresh'
-	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION whois_refresh(text[]) IS
 	'look up many domains concurrently into the whois cache';
