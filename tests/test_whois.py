@@ -349,3 +349,13 @@ def test_refresh_asks_iana_once_per_tld(conn, fake):
     assert n == 4
     assert fake.count("registry") == 4
     assert fake.count("iana", "dk") == 1
+
+
+def test_read_only_transaction_looks_up_without_storing(conn, fake):
+    conn.execute("SET default_transaction_read_only = on")
+    try:
+        r = whois(conn, "ok-l.com")
+        assert r["status"] == "ok" and r["created"] is not None
+    finally:
+        conn.execute("SET default_transaction_read_only = off")
+    assert cached(conn, "ok-l.com") is None
