@@ -25,6 +25,7 @@ _PG_init(void)
 {
 	mime_define_gucs();
 	geoip_define_settings();
+	whois_define_gucs();
 	MarkGUCPrefixReserved("spamlab");
 }
 

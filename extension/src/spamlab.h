@@ -31,5 +31,7 @@ char *mime_decode_header(const char *value, size_t len, bool phrase);
 char *mime_valid_utf8(const char *buf, size_t len);
 /* geoip.c */
 extern void geoip_define_settings(void);
+/* whois.c */
+void whois_define_gucs(void);
 
 #endif /* SPAMLAB_H */
