@@ -61,6 +61,15 @@ INSERT INTO v VALUES
 ('amazon ses', 'from mail.example.com (ec2-54-240-8-13.compute-1.amazonaws.com [54.240.8.13]) by email-smtp.amazonaws.com with SMTP (SimpleEmailService-d-ABCDEF123) id abcdEFGH12345678 for bob@example.org; Tue, 03 Nov 2009 10:00:00 +0000 (UTC)'),
 ('sympa list', 'from sympa.example.org (localhost [127.0.0.1]) by lists.example.org (Postfix) with ESMTP id 4B2C3D; Tue, 3 Nov 2009 10:00:00 +0100 (CET)'),
 ('fetchmail', 'from pop.example.net [207.115.63.84] by localhost with POP3 (fetchmail-5.9.11) for matt@localhost (single-drop); Wed, 04 Sep 2002 19:25:41 -0700 (PDT)'),
+-- older and rarer MTAs
+('exim 3 port suffix', 'from relay.example.net (helo.example.net) [93.184.216.60.4321] (mail) by mx.example.org with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00; Sun, 31 Oct 2004 04:01:23 +0100'),
+('communigate verified', 'from mail.example.ru ([93.184.216.61] verified) by relay.example.ru (CommuniGate Pro SMTP 5.1.13) with ESMTPS id 9837783 for hostmaster@example.ru; Tue, 08 Apr 2008 13:14:35 +0700'),
+('tis smap', 'from dsl-61.example.jp(93.184.216.62), claiming to be "helo.example.net" via SMTP by gw.example.at, id smtpd1PBsZT; Sun Nov 13 15:38:52 2005'),
+('navgw', '(from LAPTOP [93.184.216.63]) by gw.example.co.uk (NAVGW 2.5.2.12) with SMTP id M2006040415284308595 for <user@example.co.uk>; Tue, 04 Apr 2006 15:28:45 +0100'),
+('xmail', 'from list.example.com (93.184.216.64:23198) by mx1.example.net with [XMail 1.20 ESMTP Server] id <S72E> for <rcpt@example.org> from <bounce-1@list.example.com>; Sat, 18 Sep 2004 23:17:54 -0500'),
+('encrypted smtp', 'from lists.example.org (HELO parrot.example.org) (93.184.216.65) by mx.example.net with (DHE-RSA-AES256-SHA encrypted) SMTP; 6 Feb 2005 21:11:37 -0000'),
+('qmail user@domain@ip', 'from unknown (HELO ?93.184.216.66?) (myuser@example.it@93.184.216.66) by mail.example.it with SMTP; 28 Jan 2013 21:50:51 +0100'),
+('old sendmail', 'from helo.example.edu (rdns.example.edu) by mx.example.com (NeXT-1.0 (From Sendmail 5.52)/UW-NDC Revision: 2.22 ) id AA12299; Tue, 8 Oct 91 07:29:39 PDT'),
 -- webmail
 ('squirrelmail', 'from 144.137.3.98 (SquirrelMail authenticated user jmmail) by jmason.example with HTTP; Thu, 6 Dec 2001 09:21:06 -0000 (GMT)'),
 ('webmail', 'from [93.184.216.48] by webmail.example.com with HTTP; Tue, 3 Nov 2009 10:00:00 +0000'),
