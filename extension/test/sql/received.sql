@@ -162,3 +162,16 @@ SELECT proname, provolatile, proisstrict, proparallel FROM pg_proc
  WHERE pronamespace = 'spamlab'::regnamespace
    AND proname IN ('parse_received', 'parse_received_header', 'origin_ip')
  ORDER BY 1;
+-- stored messages are read only as far as their header block: compressed,
+-- out-of-line and incompressible bodies, and a header block over 200 kB
+CREATE TEMP TABLE big (name text, raw bytea);
+ALTER TABLE big ALTER COLUMN raw SET STORAGE EXTENDED;
+INSERT INTO big VALUES
+('compressible', convert_to('Received: from a ([93.184.216.34]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || 'Date: Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10) || repeat('body ', 1000000), 'UTF8')),
+('incompressible', convert_to('Received: from a ([93.184.216.35]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10), 'UTF8') ||
+  (SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, 100000) i)),
+('long header block', convert_to('Subject: ' || repeat('s', 200000) || chr(10) || 'Received: from a ([93.184.216.36]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10) || repeat('body ', 100000), 'UTF8')),
+('no header end', convert_to(repeat('X-Filler: ' || repeat('f', 100) || chr(10), 5000) || 'Received: from a ([93.184.216.37]) by b; Tue, 3 Nov 2009 10:00:00 +0000', 'UTF8'));
+SELECT name, pg_column_size(big.raw) < length(big.raw) AS compressed, h.hop, h.from_ip,
+       spamlab.origin_ip(big.raw), spamlab.mail_date(big.raw)
+  FROM big, spamlab.parse_received(big.raw) h ORDER BY name;
