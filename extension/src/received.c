@@ -230,6 +230,26 @@ unfold(const char *v, size_t n, char **out)
 	return hdr_unfold(v, n, *out);
 }
 
+/*
+ * A per-hop scratch context that lives as long as the function's FmgrInfo
+ * (the query), so a call on every row does not create and delete one.
+ */
+static MemoryContext
+hop_context(FunctionCallInfo fcinfo)
+{
+	MemoryContext *cache = (MemoryContext *)fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+		                               sizeof(MemoryContext));
+		*cache = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "spamlab hop",
+		                               ALLOCSET_DEFAULT_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return *cache;
+}
+
 /* spamlab.parse_received(raw bytea): one row per Received header. */
 PG_FUNCTION_INFO_V1(parse_received);
 Datum
@@ -243,8 +263,7 @@ parse_received(PG_FUNCTION_ARGS)
 	int hop = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "parse_received hop",
-	                                ALLOCSET_DEFAULT_SIZES);
+	scratch = hop_context(fcinfo);
 	hdr_iter_init(&it, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
 	while (hdr_iter_next(&it, &f))
 	{
@@ -265,7 +284,6 @@ parse_received(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 	}
-	MemoryContextDelete(scratch);
 	return (Datum)0;
 }
 
@@ -282,9 +300,18 @@ parse_received_header(PG_FUNCTION_ARGS)
 	char *buf;
 	size_t n;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	/* the blessed row type, looked up once per query */
+	desc = (TupleDesc)fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 	n = unfold(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &buf);
 	rcvd_parse(buf, n, &h);
 	hop_values(&h, buf, n, 0, v, isnull);
@@ -359,8 +386,7 @@ origin_ip(PG_FUNCTION_ARGS)
 		                        "'{10.0.0.0/8,192.0.2.0/24}'.")));
 	deconstruct_array(trusted, CIDROID, -1, false, TYPALIGN_INT, &nets, &nulls,
 	                  &nnets);
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "origin_ip hop",
-	                                ALLOCSET_SMALL_SIZES);
+	scratch = hop_context(fcinfo);
 	old = MemoryContextSwitchTo(scratch);
 	for (int pass = 0; pass < 2 && found.family == 0; pass++)
 	{
@@ -400,7 +426,7 @@ origin_ip(PG_FUNCTION_ARGS)
 		}
 	}
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(scratch);
+	MemoryContextReset(scratch);
 	if (found.family == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(ip_datum(&found));
