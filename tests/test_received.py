@@ -161,3 +161,36 @@ def test_date_parser_time_is_bounded(db):
     t1 = _best_time(cur, sql, "3 Nov 2009 " + "x " * 250000)
     t10 = _best_time(cur, sql, "3 Nov 2009 " + "x " * 2500000)
     assert t10 < 30 * max(t1, 0.002), (t1, t10)
+
+
+@pytest.mark.parametrize("encoding", ["SQL_ASCII", "LATIN1", "EUC_JP"])
+def test_output_is_valid_in_any_database_encoding(pg, encoding):
+    """Invalid bytes in a message never make an invalid text value, in
+    single-byte, multi-byte and byte-transparent databases alike."""
+    name = f"rcvd_{encoding.lower()}_{os.getpid()}"
+    with pg.connect(dbname="postgres") as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        c.execute(f"CREATE DATABASE \"{name}\" ENCODING '{encoding}' "
+                  "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    try:
+        with pg.connect(dbname=name) as conn:
+            conn.execute("CREATE EXTENSION spamlab")
+            raw = (b"Received: from h\xff\xfe\xc3\xa9lo (r\xa4\xa2dns [93.184.216.34])"
+                   b" by m\x00x; Tue, 3 Nov 2009 10:00:00 +0000\n\nbody\n")
+            cur = conn.execute(
+                "SELECT from_helo, from_rdns, by_host, raw, host(from_ip) "
+                "FROM spamlab.parse_received(%s)", (raw,))
+            # fetching converts to the client's UTF-8: an invalid value
+            # in the database encoding would fail here
+            rows = cur.fetchall()
+            assert len(rows) == 1
+            helo, rdns, by, rawtext, ip = (
+                v.decode("latin-1") if isinstance(v, bytes) else v
+                for v in rows[0])
+            assert ip == "93.184.216.34"
+            assert by == "m"
+            assert helo.startswith("h") and rdns.startswith("r")
+            assert "\x00" not in rawtext
+    finally:
+        with pg.connect(dbname="postgres") as c:
+            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
