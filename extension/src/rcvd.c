@@ -535,6 +535,26 @@ split_ident(struct scan *sc, struct rcvd_span w)
 	return span(at + 1, w.n - (at + 1 - w.p));
 }
 
+/*
+ * "TLS", "TLSv1.3", "TLS1.2:ECDHE-...", "TLS-1.0:...", "TLS_AES_...", but
+ * not a host name that happens to start with "tls" ("tls.example.com").
+ */
+static bool
+tls_word(const char *p, size_t n)
+{
+	char c;
+
+	if (!starts(p, n, "tls"))
+		return false;
+	if (n == 3)
+		return true;
+	c = p[3];
+	if (c == 'v' || c == 'V' || (c >= '0' && c <= '9') || c == '_' ||
+	    c == ':' || c == ',' || c == ';' || c == '/')
+		return true;
+	return c == '-' && n > 4 && p[4] >= '0' && p[4] <= '9';
+}
+
 /* Markers valid in any comment: TLS, authentication, envelope, MTA. */
 static void
 scan_markers(struct scan *sc, struct rcvd_span *w, int nw, const char *cend)
@@ -546,10 +566,9 @@ scan_markers(struct scan *sc, struct rcvd_span *w, int nw, const char *cend)
 		const char *p = w[i].p;
 		size_t n = w[i].n;
 
-		if (starts(p, n, "tls") || starts(p, n, "sslv") ||
-		    starts(p, n, "ssl:") || eq(p, n, "encrypted") ||
-		    starts(p, n, "version=tls") || starts(p, n, "version=ssl") ||
-		    starts(p, n, "cipher=") ||
+		if (tls_word(p, n) || starts(p, n, "sslv") || starts(p, n, "ssl:") ||
+		    eq(p, n, "encrypted") || starts(p, n, "version=tls") ||
+		    starts(p, n, "version=ssl") || starts(p, n, "cipher=") ||
 		    (eq(p, n, "transport") && i > 0 &&
 		     eq(w[i - 1].p, w[i - 1].n, "google")))
 			sc->tls = true;

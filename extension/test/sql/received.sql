@@ -70,6 +70,11 @@ INSERT INTO v VALUES
 ('encrypted smtp', 'from lists.example.org (HELO parrot.example.org) (93.184.216.65) by mx.example.net with (DHE-RSA-AES256-SHA encrypted) SMTP; 6 Feb 2005 21:11:37 -0000'),
 ('qmail user@domain@ip', 'from unknown (HELO ?93.184.216.66?) (myuser@example.it@93.184.216.66) by mail.example.it with SMTP; 28 Jan 2013 21:50:51 +0100'),
 ('old sendmail', 'from helo.example.edu (rdns.example.edu) by mx.example.com (NeXT-1.0 (From Sendmail 5.52)/UW-NDC Revision: 2.22 ) id AA12299; Tue, 8 Oct 91 07:29:39 PDT'),
+('amavis', 'from mail.example.com ([127.0.0.1]) by localhost (mail.example.com [127.0.0.1]) (amavisd-new, port 10032) with ESMTP id Zx9k2LmQ for <b@example.com>; Tue, 3 Nov 2009 10:00:00 +0100 (CET)'),
+('barracuda', 'from mail.example.com (mail.example.com [93.184.216.67]) by mx1.example.barracuda.com with ESMTP id kP2mQ9sT4uV6wX8y (version=TLSv1.2 cipher=ECDHE-RSA-AES256-GCM-SHA384 bits=256 verify=NO) for <b@example.com>; Tue, 03 Nov 2009 02:00:00 -0800 (PST)'),
+('postfix client port', 'from helo.example (rdns.example [93.184.216.68]:54321) by mx.example.net (Postfix) with ESMTP id 4N1; Tue, 3 Nov 2009 10:00:00 +0000'),
+('exim ipv6 port', 'from mail.example.org ([2001:4860:4860::8888]:41234 helo=mail.example.org) by mx.example.net with esmtps (TLS1.2) tls TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 (Exim 4.92) (envelope-from <a@example.org>) id 1kZ-0001; Tue, 3 Nov 2009 10:00:00 +0000'),
+('tls-named host', 'from tls.example.com (tls.example.com [93.184.216.69]) by mx.example.net (Postfix) with ESMTP id 4N2; Tue, 3 Nov 2009 10:00:00 +0000'),
 -- webmail
 ('squirrelmail', 'from 144.137.3.98 (SquirrelMail authenticated user jmmail) by jmason.example with HTTP; Thu, 6 Dec 2001 09:21:06 -0000 (GMT)'),
 ('webmail', 'from [93.184.216.48] by webmail.example.com with HTTP; Tue, 3 Nov 2009 10:00:00 +0000'),
