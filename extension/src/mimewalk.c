@@ -126,6 +126,58 @@ add_part(struct mw_message *m)
 	return p;
 }
 
+/*
+ * uudecode leniently: gmime's filter loses data on lines whose trailing
+ * blanks were stripped in transit (common); missing characters count as
+ * blanks, which is what they were.  Input without "begin" is decoded from
+ * the first line.
+ */
+static GByteArray *
+uudecode(const unsigned char *d, size_t len)
+{
+	GByteArray *out = g_byte_array_new();
+	size_t i = 0;
+
+	for (size_t j = 0; j + 6 <= len; j++)
+		if ((j == 0 || d[j - 1] == '\n') && memcmp(d + j, "begin ", 6) == 0)
+		{
+			const unsigned char *nl = memchr(d + j, '\n', len - j);
+
+			i = nl ? (size_t)(nl - d) + 1 : len;
+			break;
+		}
+	while (i < len)
+	{
+		const unsigned char *nl = memchr(d + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - d) : len, ll;
+		int n;
+
+		if (e > i && d[e - 1] == '\r')
+			e--;
+		ll = e - i;
+		if (ll >= 3 && memcmp(d + i, "end", 3) == 0)
+			break;
+		n = ll > 0 ? (d[i] - 32) & 63 : 0;
+		for (int k = 0; k < n; k += 3)
+		{
+			unsigned char c[4], b[3];
+
+			for (int q = 0; q < 4; q++)
+			{
+				size_t pos = i + 1 + (size_t)(k / 3) * 4 + q;
+
+				c[q] = pos < e ? (unsigned char)((d[pos] - 32) & 63) : 0;
+			}
+			b[0] = (unsigned char)(c[0] << 2 | c[1] >> 4);
+			b[1] = (unsigned char)(c[1] << 4 | c[2] >> 2);
+			b[2] = (unsigned char)(c[2] << 6 | c[3]);
+			g_byte_array_append(out, b, n - k < 3 ? n - k : 3);
+		}
+		i = nl ? (size_t)(nl - d) + 1 : len;
+	}
+	return out;
+}
+
 /* Decode a leaf part's content: size, sha256, and text for text parts. */
 static void
 read_leaf(struct mw_message *m, struct mw_part *p, GMimePart *part,
@@ -142,7 +194,20 @@ read_leaf(struct mw_message *m, struct mw_part *p, GMimePart *part,
 		return;
 	}
 	mem = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(dw, mem);
+	if (g_mime_data_wrapper_get_encoding(dw) == GMIME_CONTENT_ENCODING_UUENCODE)
+	{
+		GByteArray *enc, *dec;
+		GMimeStream *src = g_mime_data_wrapper_get_stream(dw);
+
+		g_mime_stream_reset(src);
+		g_mime_stream_write_to_stream(src, mem);
+		enc = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		dec = uudecode(enc->data, enc->len);
+		g_object_unref(mem);
+		mem = g_mime_stream_mem_new_with_byte_array(dec);
+	}
+	else
+		g_mime_data_wrapper_write_to_stream(dw, mem);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	p->size = ba->len;
 	ck = g_checksum_new(G_CHECKSUM_SHA256);
