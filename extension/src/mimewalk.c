@@ -3,7 +3,9 @@
  */
 #include "mimewalk.h"
 
+#include <errno.h>
 #include <gmime/gmime.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,67 +45,144 @@ lower_dup(const char *s)
 	return d;
 }
 
+/* Copy of [buf, len) with NUL bytes as spaces; the bytes are valid UTF-8. */
+static char *
+copy_valid(const char *buf, size_t len, size_t *outlen)
+{
+	char *out = malloc(len + 1);
+	char *p, *e;
+
+	if (out == NULL)
+		abort();
+	if (len > 0)
+		memcpy(out, buf, len);
+	out[len] = '\0';
+	for (p = out, e = out + len; (p = memchr(p, '\0', e - p)) != NULL; p++)
+		*p = ' ';
+	*outlen = len;
+	return out;
+}
+
 char *
 mw_make_valid(const char *buf, size_t len, size_t *outlen)
 {
 	char *v, *out;
-	size_t n;
 
-	if (g_utf8_validate(buf, len, NULL))
+	if (g_utf8_validate_len(buf, len, NULL))
+		return copy_valid(buf, len, outlen);
+	/* NUL bytes count as invalid here: make them spaces first */
+	out = copy_valid(buf, len, outlen);
+	v = g_utf8_make_valid(out, len);
+	free(out);
+	out = copy_valid(v, strlen(v), outlen);
+	g_free(v);
+	return out;
+}
+
+/*
+ * An iconv descriptor to UTF-8 from a charset, kept open for the process:
+ * opening one loads (and closing unloads) a gconv module, which cost more
+ * than parsing a typical message.  NULL-equivalent (iconv_t)-1 when the
+ * charset is unknown.
+ */
+static iconv_t
+iconv_to_utf8(const char *charset)
+{
+	static struct
 	{
-		out = malloc(len + 1);
-		if (out == NULL)
-			abort();
-		if (len > 0)
-			memcpy(out, buf, len);
-		out[len] = '\0';
-		n = len;
-	}
+		char name[48];
+		iconv_t cd;
+	} cds[16];
+	static int ncd, next;
+	const char *name = g_mime_charset_iconv_name(charset);
+	iconv_t cd;
+	int slot;
+
+	if (name == NULL || strlen(name) >= sizeof(cds[0].name))
+		return (iconv_t)-1;
+	for (int i = 0; i < ncd; i++)
+		if (g_ascii_strcasecmp(cds[i].name, name) == 0)
+			return cds[i].cd;
+	cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1)
+		return cd;
+	if (ncd < (int)(sizeof(cds) / sizeof(cds[0])))
+		slot = ncd++;
 	else
 	{
-		v = g_utf8_make_valid(buf, len);
-		n = strlen(v);
-		/* g_utf8_make_valid stops at NUL bytes; those are gone below */
-		out = malloc(n + 1);
-		if (out == NULL)
-			abort();
-		memcpy(out, v, n + 1);
-		g_free(v);
+		slot = next;
+		next = (next + 1) % ncd;
+		iconv_close(cds[slot].cd);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (out[i] == '\0')
-			out[i] = ' ';
-	*outlen = n;
+	strcpy(cds[slot].name, name);
+	cds[slot].cd = cd;
+	return cd;
+}
+
+/* Convert with cd; bytes it cannot read become U+FFFD. */
+static char *
+convert(iconv_t cd, const char *buf, size_t len, size_t *outlen)
+{
+	size_t cap = len * 2 + 16, used = 0;
+	char *out = malloc(cap), *in = (char *)buf;
+	size_t inleft = len;
+
+	if (out == NULL)
+		abort();
+	iconv(cd, NULL, NULL, NULL, NULL);
+	while (inleft > 0)
+	{
+		char *o = out + used;
+		size_t oleft = cap - used - 4;
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+
+		used = o - out;
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG || cap - used < 8)
+		{
+			cap *= 2;
+			out = realloc(out, cap);
+			if (out == NULL)
+				abort();
+		}
+		else
+		{
+			/* EILSEQ, EINVAL (truncated sequence): replace one byte */
+			memcpy(out + used, "\xef\xbf\xbd", 3);
+			used += 3;
+			in++;
+			inleft--;
+		}
+	}
+	out[used] = '\0';
+	*outlen = used;
 	return out;
 }
 
 char *
 mw_to_utf8(const char *buf, size_t len, const char *charset, size_t *outlen)
 {
-	const char *name;
-	gchar *conv;
-	gsize written = 0;
-	char *out;
+	iconv_t cd;
+	char *conv, *out;
+	size_t n;
 
 	/*
 	 * No label, a UTF-8 label, or bytes that are valid UTF-8 whatever the
 	 * label says (plain ASCII, or a mislabelled UTF-8 body): take as UTF-8.
 	 */
-	if (charset == NULL || g_ascii_strncasecmp(charset, "utf", 3) == 0 ||
-	    g_utf8_validate(buf, len, NULL))
+	if (charset == NULL || g_ascii_strncasecmp(charset, "utf", 3) == 0)
 		return mw_make_valid(buf, len, outlen);
-	name = g_mime_charset_iconv_name(charset);
-	conv = g_convert_with_fallback(buf, len, "UTF-8", name, "\xef\xbf\xbd",
-	                               NULL, &written, NULL);
-	if (conv == NULL)
-		conv = g_convert_with_fallback(buf, len, "UTF-8", "WINDOWS-1252",
-		                               "\xef\xbf\xbd", NULL, &written, NULL);
-	if (conv == NULL)
-		conv = g_convert(buf, len, "UTF-8", "ISO-8859-1", NULL, &written, NULL);
-	if (conv == NULL)
+	if (g_utf8_validate_len(buf, len, NULL))
+		return copy_valid(buf, len, outlen);
+	cd = iconv_to_utf8(charset);
+	if (cd == (iconv_t)-1)
+		cd = iconv_to_utf8("windows-1252"); /* unknown: the usual guess */
+	if (cd == (iconv_t)-1)
 		return mw_make_valid(buf, len, outlen);
-	out = mw_make_valid(conv, written, outlen);
-	g_free(conv);
+	conv = convert(cd, buf, len, &n);
+	out = mw_make_valid(conv, n, outlen);
+	free(conv);
 	return out;
 }
 
@@ -284,12 +363,13 @@ walk(struct mw_message *m, GMimeObject *obj, int depth)
 		p->attachment =
 		    p->filename != NULL || !p->is_text ||
 		    (p->disposition && strcmp(p->disposition, "attachment") == 0);
-		read_leaf(m, p, part, ct);
+		if (p->is_text || (m->flags & MW_HASH))
+			read_leaf(m, p, part, ct);
 	}
 }
 
 struct mw_message *
-mw_parse(const char *buf, size_t len)
+mw_parse(const char *buf, size_t len, int flags)
 {
 	struct mw_message *m = calloc(1, sizeof(*m));
 	GMimeStream *stream;
@@ -298,6 +378,7 @@ mw_parse(const char *buf, size_t len)
 
 	if (m == NULL)
 		abort();
+	m->flags = flags;
 	mw_init();
 	stream = g_mime_stream_mem_new_with_buffer(buf, len);
 	parser = g_mime_parser_new_with_stream(stream);
