@@ -375,6 +375,7 @@ mw_parse(const char *buf, size_t len, int flags)
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeObject *root;
+	GByteArray *array;
 
 	if (m == NULL)
 		abort();
@@ -388,7 +389,14 @@ mw_parse(const char *buf, size_t len, int flags)
 		len -= nl ? (size_t)(nl + 1 - buf) : len;
 		buf = nl ? nl + 1 : buf + 5;
 	}
-	stream = g_mime_stream_mem_new_with_buffer(buf, len);
+	/*
+	 * Read the caller's bytes in place: a real GByteArray over them, not
+	 * owned by the stream, freed below without its data.  The parser only
+	 * reads the stream.
+	 */
+	array = g_byte_array_new_take((guint8 *)buf, len);
+	stream = g_mime_stream_mem_new_with_byte_array(array);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 
@@ -405,6 +413,7 @@ mw_parse(const char *buf, size_t len, int flags)
 	}
 	g_object_unref(parser);
 	g_object_unref(stream);
+	g_byte_array_free(array, FALSE);
 	return m;
 }
 
