@@ -30,5 +30,9 @@ char *mime_decode_header(const char *value, size_t len, bool phrase);
 
 /* headers.c: a palloc'ed copy of bytes made valid UTF-8 (NUL to space). */
 char *mime_valid_utf8(const char *buf, size_t len);
+/* geoip.c */
+extern void geoip_define_settings(void);
+/* whois.c */
+void whois_define_gucs(void);
 
 #endif /* SPAMLAB_H */
