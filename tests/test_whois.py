@@ -359,3 +359,16 @@ def test_read_only_transaction_looks_up_without_storing(conn, fake):
     finally:
         conn.execute("SET default_transaction_read_only = off")
     assert cached(conn, "ok-l.com") is None
+
+
+def test_refresh_many_domains_in_batches(conn, fake):
+    configure(conn, fake, whois_concurrency=16)
+    domains = [f"www.ok-m{i}.com" for i in range(600)] * 2
+    n = conn.execute("SELECT spamlab.whois_refresh(%s)", (domains,)
+                     ).fetchone()[0]
+    assert n == 600
+    assert fake.count("registry") == 600
+    assert fake.max_active <= 16
+    assert conn.execute("SELECT count(*) FROM spamlab.whois_cache WHERE "
+                        "status = 'ok' AND created IS NOT NULL"
+                        ).fetchone()[0] == 600

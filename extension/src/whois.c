@@ -1193,6 +1193,15 @@ whois(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(tup));
 }
 
+/* whois_refresh() runs its lookups in batches of this many jobs. */
+#define REFRESH_BATCH 256
+
+static int
+cmp_cstring(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
  * spamlab.whois_refresh(domains text[]) -> int: look up every domain not
  * fresh in the cache, concurrently; the number of domains looked up.
@@ -1204,10 +1213,9 @@ whois_refresh(PG_FUNCTION_ARGS)
 	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
 	Datum *elems;
 	bool *nulls;
-	int nelems, njobs = 0;
+	int nelems, ntodo = 0, nunique = 0, looked = 0;
+	char **todo;
 	WhoisJob *jobs;
-	HTAB *seen;
-	HASHCTL ctl;
 
 	if (whois_mode != WHOIS_MODE_LIVE)
 		ereport(ERROR,
@@ -1217,41 +1225,54 @@ whois_refresh(PG_FUNCTION_ARGS)
 		                 "allow queries to whois servers.")));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
 	                  &nelems);
-	ctl.keysize = DOMAIN_MAX + 1;
-	ctl.entrysize = DOMAIN_MAX + 1;
-	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("spamlab whois_refresh", Max(nelems, 16), &ctl,
-	                   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	jobs = palloc(sizeof(WhoisJob) * Max(nelems, 1));
 
-	SPI_connect();
+	/* the distinct registrable domains */
+	todo = palloc(sizeof(char *) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 	{
 		char dom[DOMAIN_MAX + 1];
-		bool found;
-		int ret;
 
-		if (nulls[i] ||
-		    !registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
-			continue;
-		hash_search(seen, dom, HASH_ENTER, &found);
-		if (found)
-			continue;
-		ret = SPI_execute_with_args(
-		    "SELECT 1 FROM spamlab.whois_cache WHERE domain = $1 AND "
-		    "queried_at + make_interval(secs => CASE WHEN status IN "
-		    "('ok', 'truncated') THEN $2 ELSE $3 END) > now()",
-		    3, (Oid[]){TEXTOID, FLOAT8OID, FLOAT8OID},
-		    (Datum[]){CStringGetTextDatum(dom),
-		              Float8GetDatum((double)whois_cache_ttl),
-		              Float8GetDatum((double)whois_negative_ttl)},
-		    NULL, true, 1);
-		if (ret == SPI_OK_SELECT && SPI_processed > 0)
-			continue;
-		job_init(&jobs[njobs++], dom);
+		CHECK_FOR_INTERRUPTS();
+		if (!nulls[i] &&
+		    registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
+			todo[ntodo++] = pstrdup(dom);
 	}
-	if (njobs > 0)
-		jobs_run(jobs, njobs);
+	if (ntodo > 1)
+		qsort(todo, ntodo, sizeof(char *), cmp_cstring);
+	for (int i = 0; i < ntodo; i++)
+		if (nunique == 0 || strcmp(todo[nunique - 1], todo[i]) != 0)
+			todo[nunique++] = todo[i];
+
+	/* those not fresh in the cache, a batch of jobs at a time */
+	jobs = palloc(sizeof(WhoisJob) * REFRESH_BATCH);
+	SPI_connect();
+	for (int i = 0; i < nunique;)
+	{
+		int njobs = 0;
+
+		while (i < nunique && njobs < REFRESH_BATCH)
+		{
+			int ret;
+
+			CHECK_FOR_INTERRUPTS();
+			ret = SPI_execute_with_args(
+			    "SELECT 1 FROM spamlab.whois_cache WHERE domain = $1 AND "
+			    "queried_at + make_interval(secs => CASE WHEN status IN "
+			    "('ok', 'truncated') THEN $2 ELSE $3 END) > now()",
+			    3, (Oid[]){TEXTOID, FLOAT8OID, FLOAT8OID},
+			    (Datum[]){CStringGetTextDatum(todo[i]),
+			              Float8GetDatum((double)whois_cache_ttl),
+			              Float8GetDatum((double)whois_negative_ttl)},
+			    NULL, false, 1);
+			if (ret != SPI_OK_SELECT || SPI_processed == 0)
+				job_init(&jobs[njobs++], todo[i]);
+			SPI_freetuptable(SPI_tuptable);
+			i++;
+		}
+		if (njobs > 0)
+			jobs_run(jobs, njobs);
+		looked += njobs;
+	}
 	SPI_finish();
-	PG_RETURN_INT32(njobs);
+	PG_RETURN_INT32(looked);
 }
