@@ -19,6 +19,7 @@ import threading
 import time
 
 NOWHOIS_TLD = "aq"  # IANA names no whois server for it
+NAMED_TLD = "fi"  # IANA refers to the registry by the name "localhost"
 REGISTRY_CREATED = "1997-09-15T04:00:00Z"
 REGISTRAR_CREATED = "1997-09-15T07:00:00Z"
 
@@ -127,11 +128,14 @@ class FakeWhois:
             sock.sendall(b"% IANA WHOIS server\n% This query returned 0 "
                          b"objects.\n")
             return
+        server = self.addr("registry")
+        if tld == NAMED_TLD:
+            server = f"localhost:{self.port('registry')}"
         sock.sendall(
             f"% IANA WHOIS server\n\n"
-            f"refer:        {self.addr('registry')}\n\n"
+            f"refer:        {server}\n\n"
             f"domain:       {tld.upper()}\n\n"
-            f"whois:        {self.addr('registry')}\n\n"
+            f"whois:        {server}\n\n"
             f"created:      1985-01-01\nchanged:      2023-11-10\n"
             f"source:       IANA\n".encode())
 

@@ -372,3 +372,15 @@ def test_refresh_many_domains_in_batches(conn, fake):
     assert conn.execute("SELECT count(*) FROM spamlab.whois_cache WHERE "
                         "status = 'ok' AND created IS NOT NULL"
                         ).fetchone()[0] == 600
+
+
+def test_server_names_are_resolved_and_checked(conn, fake):
+    # IANA names the .fi server "localhost:PORT": resolved, then refused as
+    # a loopback address unless whois_allow_private is on
+    assert whois(conn, "ok-n.fi")["status"] == "ok"
+    assert conn.execute("SELECT server FROM spamlab.whois_tld WHERE "
+                        "tld = 'fi'").fetchone()[0].startswith("localhost:")
+    configure(conn, fake, whois_allow_private="off")
+    r = whois(conn, "ok-o.fi")
+    assert r["status"] == "blocked"
+    assert fake.count("registry", "ok-o.fi") == 0

@@ -314,6 +314,62 @@ addr_is_private(const struct sockaddr *sa)
 	       (b[0] == 192 && b[1] == 168) || b[0] >= 224;
 }
 
+/* Resolved servers, per backend, reused for ADDR_CACHE_SECS. */
+#define ADDR_CACHE_SECS 300
+
+typedef struct AddrEntry
+{
+	char server[WHOIS_SERVER_MAX + 8]; /* hash key */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	TimestampTz resolved_at;
+} AddrEntry;
+
+static HTAB *addr_cache = NULL;
+
+static bool
+addr_cache_get(WhoisJob *job)
+{
+	AddrEntry *e;
+	char key[WHOIS_SERVER_MAX + 8];
+
+	if (addr_cache == NULL)
+		return false;
+	memset(key, 0, sizeof(key));
+	strlcpy(key, job->server, sizeof(key));
+	e = hash_search(addr_cache, key, HASH_FIND, NULL);
+	if (e == NULL ||
+	    TimestampDifferenceExceeds(e->resolved_at, GetCurrentTimestamp(),
+	                               ADDR_CACHE_SECS * 1000))
+		return false;
+	memcpy(&job->addr, &e->addr, e->addrlen);
+	job->addrlen = e->addrlen;
+	return true;
+}
+
+static void
+addr_cache_put(WhoisJob *job)
+{
+	AddrEntry *e;
+	char key[WHOIS_SERVER_MAX + 8];
+
+	if (addr_cache == NULL)
+	{
+		HASHCTL ctl;
+
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(AddrEntry);
+		addr_cache = hash_create("spamlab whois addresses", 64, &ctl,
+		                         HASH_ELEM | HASH_STRINGS);
+	}
+	memset(key, 0, sizeof(key));
+	strlcpy(key, job->server, sizeof(key));
+	e = hash_search(addr_cache, key, HASH_ENTER, NULL);
+	memcpy(&e->addr, &job->addr, job->addrlen);
+	e->addrlen = job->addrlen;
+	e->resolved_at = GetCurrentTimestamp();
+}
+
 /*
  * Resolve server ("host" or "host:port") into job->addr.  Numeric
  * addresses need no lookup; names go through getaddrinfo(), which blocks
@@ -339,14 +395,33 @@ job_resolve(WhoisJob *job, bool referral)
 			return "error";
 	}
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
-		return "error";
-	memcpy(&job->addr, res->ai_addr, res->ai_addrlen);
-	job->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
+	if (!addr_cache_get(job))
+	{
+		const struct addrinfo *use;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_family = AF_UNSPEC;
+		if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
+			return "error";
+		/* IPv4 first: not every host that has IPv6 addresses has a route */
+		use = res;
+		for (const struct addrinfo *a = res; a != NULL; a = a->ai_next)
+			if (a->ai_family == AF_INET)
+			{
+				use = a;
+				break;
+			}
+		if (use->ai_addrlen > sizeof(job->addr))
+		{
+			freeaddrinfo(res);
+			return "error";
+		}
+		memcpy(&job->addr, use->ai_addr, use->ai_addrlen);
+		job->addrlen = use->ai_addrlen;
+		freeaddrinfo(res);
+		addr_cache_put(job);
+	}
 	if (referral && !whois_allow_private &&
 	    addr_is_private((struct sockaddr *)&job->addr))
 		return "blocked";
