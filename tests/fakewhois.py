@@ -173,6 +173,9 @@ class FakeWhois:
                          b"FOR DETAILS\r\n")
         elif kind == "ratelimit":
             sock.sendall(b"%% Query rate exceeded. Try again later.\r\n")
+        elif kind == "free":
+            sock.sendall(f"Domain:             {domain}\r\n"
+                         f"Status:             AVAILABLE\r\n".encode())
         elif kind == "missing":
             sock.sendall(f'No match for "{domain.upper()}".\r\n>>> Last '
                          f"update of whois database: 2024-01-01T00:00:00Z "

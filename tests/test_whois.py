@@ -182,10 +182,11 @@ def test_throttled_answer(conn, fake, domain):
     assert cached(conn, domain)["status"] == "throttled"
 
 
-def test_not_found(conn, fake):
-    r = whois(conn, "missing-a.com")
+@pytest.mark.parametrize("domain", ["missing-a.com", "free-a.com"])
+def test_not_found(conn, fake, domain):
+    r = whois(conn, domain)
     assert r["status"] == "not_found" and r["registrar"] is None
-    assert cached(conn, "missing-a.com")["status"] == "not_found"
+    assert cached(conn, domain)["status"] == "not_found"
 
 
 def test_cache_hit_makes_no_connection(conn, fake):
