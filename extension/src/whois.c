@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <idn2.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -1119,12 +1120,49 @@ job_init(WhoisJob *job, const char *domain)
 	job->conn = CONN_IDLE;
 }
 
-/* Reduce a host name to its registrable domain (ICANN section only). */
+/*
+ * Reduce a host name (or the domain of a mail address) to its registrable
+ * domain (ICANN section only), in ASCII: IDNs become A-labels, so
+ * "bücher.de" and "xn--bcher-kva.de" share a cache entry.  False for
+ * anything that is not then made of letters, digits, '-' and '.', so
+ * nothing else can reach a whois query line.
+ */
 static bool
 registrable(text *t, char *out, size_t outlen)
 {
-	return domain_registrable(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true, out,
-	                          outlen);
+	const char *s = VARDATA_ANY(t);
+	size_t len = VARSIZE_ANY_EXHDR(t);
+	const char *at = memrchr(s, '@', len);
+	bool ascii = true;
+
+	if (at != NULL)
+	{
+		len -= at + 1 - s;
+		s = at + 1;
+	}
+	if (!domain_registrable(s, len, true, out, outlen))
+		return false;
+	for (const char *p = out; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	if (!ascii)
+	{
+		char *a = NULL;
+		bool ok;
+
+		ok = idn2_to_ascii_8z(out, &a, IDN2_NONTRANSITIONAL) == IDN2_OK &&
+		     strlen(a) < outlen;
+		if (ok)
+			strlcpy(out, a, outlen);
+		idn2_free(a);
+		if (!ok)
+			return false;
+	}
+	for (const char *p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.'))
+			return false;
+	return true;
 }
 
 /* ---------------------------------------------------------------------
