@@ -385,3 +385,10 @@ def test_server_names_are_resolved_and_checked(conn, fake):
     r = whois(conn, "ok-o.fi")
     assert r["status"] == "blocked"
     assert fake.count("registry", "ok-o.fi") == 0
+
+
+def test_unusable_server_is_an_error(conn, fake):
+    configure(conn, fake, whois_servers="com=127.0.0.1:0")
+    r = whois(conn, "ok-p.com")
+    assert r["status"] == "error" and r["created"] is None
+    assert cached(conn, "ok-p.com")["status"] == "error"

@@ -112,6 +112,15 @@ static const struct
     {"se", "whois.iis.se", NULL},
 };
 
+/* A name lookup handed to glibc's resolver thread (malloc'd: see below). */
+typedef struct AsyncResolve
+{
+	struct gaicb cb;
+	struct addrinfo hints;
+	char host[WHOIS_SERVER_MAX + 1];
+	char port[8];
+} AsyncResolve;
+
 /* Where a job is in its chain of queries. */
 typedef enum
 {
@@ -126,6 +135,7 @@ typedef enum
 typedef enum
 {
 	CONN_IDLE,       /* no query under way: advance the chain */
+	CONN_RESOLVING,  /* name lookup under way (getaddrinfo_a) */
 	CONN_WAIT_TOKEN, /* rate limited until not_before */
 	CONN_CONNECTING,
 	CONN_SENDING,
@@ -141,6 +151,8 @@ typedef struct WhoisJob
 
 	/* the current query */
 	char server[WHOIS_SERVER_MAX + 8]; /* as shown: host or host:port */
+	bool referral; /* the server came from an answer: check it */
+	struct AsyncResolve *resolve;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int fd;
@@ -315,6 +327,8 @@ addr_is_private(const struct sockaddr *sa)
 	       (b[0] == 192 && b[1] == 168) || b[0] >= 224;
 }
 
+static void job_query_end(WhoisJob *job, const char *status);
+
 /* Resolved servers, per backend, reused for ADDR_CACHE_SECS. */
 #define ADDR_CACHE_SECS 300
 
@@ -372,19 +386,84 @@ addr_cache_put(WhoisJob *job)
 }
 
 /*
- * Resolve server ("host" or "host:port") into job->addr.  Numeric
- * addresses need no lookup; names go through getaddrinfo(), which blocks
- * (not cancellable while it runs; the resolver's own timeout bounds it).
- * Returns NULL or a status.
+ * Use the first IPv4 address of a resolver answer (not every host with
+ * IPv6 addresses has a route), else the first.
  */
-static const char *
-job_resolve(WhoisJob *job, bool referral)
+static bool
+job_take_address(WhoisJob *job, const struct addrinfo *res)
+{
+	const struct addrinfo *use = res;
+
+	for (const struct addrinfo *a = res; a != NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET)
+		{
+			use = a;
+			break;
+		}
+	if (use == NULL || use->ai_addrlen > sizeof(job->addr))
+		return false;
+	memcpy(&job->addr, use->ai_addr, use->ai_addrlen);
+	job->addrlen = use->ai_addrlen;
+	return true;
+}
+
+/* The address is known: refuse a private referral, else wait for a token. */
+static void
+job_resolved(WhoisJob *job)
+{
+	if (job->referral && !whois_allow_private &&
+	    addr_is_private((struct sockaddr *)&job->addr))
+	{
+		job_query_end(job, "blocked");
+		return;
+	}
+	job->conn = CONN_WAIT_TOKEN;
+	job->not_before = 0;
+}
+
+/*
+ * Give up a name lookup under way.  The request belongs to glibc's helper
+ * thread until it is cancelled or done; one that can be neither is left
+ * to it (a few hundred bytes, once per abandoned lookup).
+ */
+static void
+job_resolve_abandon(WhoisJob *job)
+{
+	AsyncResolve *r = job->resolve;
+
+	if (r == NULL)
+		return;
+	job->resolve = NULL;
+	switch (gai_cancel(&r->cb))
+	{
+		case EAI_CANCELED:
+			free(r);
+			break;
+		case EAI_ALLDONE:
+			if (r->cb.ar_result != NULL)
+				freeaddrinfo(r->cb.ar_result);
+			free(r);
+			break;
+		default:
+			break; /* EAI_NOTCANCELED: still running, leave it */
+	}
+}
+
+/*
+ * Start resolving the job's server ("host" or "host:port").  Cached and
+ * numeric addresses are ready at once; names go to getaddrinfo_a(), polled
+ * by jobs_run() so the wait is cancellable and bounded by whois_timeout.
+ */
+static void
+job_resolve_start(WhoisJob *job, TimestampTz now)
 {
 	char host[WHOIS_SERVER_MAX + 1];
 	char *colon;
 	int port = WHOIS_PORT;
 	struct addrinfo hints, *res = NULL;
 	char portstr[8];
+	AsyncResolve *r;
+	struct gaicb *list[1];
 
 	strlcpy(host, job->server, sizeof(host));
 	colon = strrchr(host, ':');
@@ -393,40 +472,87 @@ job_resolve(WhoisJob *job, bool referral)
 		*colon = '\0';
 		port = atoi(colon + 1);
 		if (port <= 0 || port > 65535)
-			return "error";
+		{
+			job_query_end(job, "error");
+			return;
+		}
 	}
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (!addr_cache_get(job))
+	if (addr_cache_get(job))
 	{
-		const struct addrinfo *use;
-
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_family = AF_UNSPEC;
-		if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
-			return "error";
-		/* IPv4 first: not every host that has IPv6 addresses has a route */
-		use = res;
-		for (const struct addrinfo *a = res; a != NULL; a = a->ai_next)
-			if (a->ai_family == AF_INET)
-			{
-				use = a;
-				break;
-			}
-		if (use->ai_addrlen > sizeof(job->addr))
-		{
-			freeaddrinfo(res);
-			return "error";
-		}
-		memcpy(&job->addr, use->ai_addr, use->ai_addrlen);
-		job->addrlen = use->ai_addrlen;
-		freeaddrinfo(res);
-		addr_cache_put(job);
+		job_resolved(job);
+		return;
 	}
-	if (referral && !whois_allow_private &&
-	    addr_is_private((struct sockaddr *)&job->addr))
-		return "blocked";
-	return NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(host, portstr, &hints, &res) == 0)
+	{
+		bool ok = job_take_address(job, res);
+
+		freeaddrinfo(res);
+		if (ok)
+			job_resolved(job);
+		else
+			job_query_end(job, "error");
+		return;
+	}
+
+	r = calloc(1, sizeof(AsyncResolve));
+	if (r == NULL)
+	{
+		job_query_end(job, "error");
+		return;
+	}
+	strlcpy(r->host, host, sizeof(r->host));
+	strlcpy(r->port, portstr, sizeof(r->port));
+	r->hints.ai_socktype = SOCK_STREAM;
+	r->hints.ai_family = AF_UNSPEC;
+	r->cb.ar_name = r->host;
+	r->cb.ar_service = r->port;
+	r->cb.ar_request = &r->hints;
+	list[0] = &r->cb;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0)
+	{
+		free(r);
+		job_query_end(job, "error");
+		return;
+	}
+	job->resolve = r;
+	job->conn = CONN_RESOLVING;
+	job->deadline = TimestampTzPlusMilliseconds(now, whois_timeout_ms);
+}
+
+/* Check on a name lookup under way; false while it is still running. */
+static bool
+job_resolve_poll(WhoisJob *job, TimestampTz now)
+{
+	AsyncResolve *r = job->resolve;
+	int rc = gai_error(&r->cb);
+	bool ok;
+
+	if (rc == EAI_INPROGRESS)
+	{
+		if (now < job->deadline)
+			return false;
+		job_resolve_abandon(job);
+		job_query_end(job, "timeout");
+		return true;
+	}
+	job->resolve = NULL;
+	ok = rc == 0 && job_take_address(job, r->cb.ar_result);
+	if (r->cb.ar_result != NULL)
+		freeaddrinfo(r->cb.ar_result);
+	free(r);
+	if (!ok)
+	{
+		job_query_end(job, "error");
+		return true;
+	}
+	addr_cache_put(job);
+	job_resolved(job);
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -488,6 +614,7 @@ job_close(WhoisJob *job)
 	if (job->fd >= 0)
 		close(job->fd);
 	job->fd = -1;
+	job_resolve_abandon(job);
 }
 
 /* End the current query with a connection-level outcome. */
@@ -510,8 +637,6 @@ job_query_end(WhoisJob *job, const char *status)
 static void
 job_query_begin(WhoisJob *job, const char *what, const char *fmt, bool referral)
 {
-	const char *st;
-
 	if (job->query.data == NULL)
 	{
 		initStringInfo(&job->query);
@@ -524,13 +649,8 @@ job_query_begin(WhoisJob *job, const char *what, const char *fmt, bool referral)
 	job->truncated = false;
 	job->qstatus = NULL;
 	job->queried_at = GetCurrentTimestamp();
-	if ((st = job_resolve(job, referral)) != NULL)
-	{
-		job_query_end(job, st);
-		return;
-	}
-	job->conn = CONN_WAIT_TOKEN;
-	job->not_before = 0;
+	job->referral = referral;
+	job_resolve_start(job, job->queried_at);
 }
 
 /* The job has its rate token: open the connection. */
@@ -1035,6 +1155,11 @@ jobs_run(WhoisJob *jobs, int njobs)
 						else
 							break;
 					}
+					else if (job->conn == CONN_RESOLVING)
+					{
+						if (!job_resolve_poll(job, now))
+							break;
+					}
 					else if (now >= job->deadline)
 						job_query_end(job, "timeout");
 					else
@@ -1046,6 +1171,15 @@ jobs_run(WhoisJob *jobs, int njobs)
 				{
 					if (wake == 0 || job->not_before < wake)
 						wake = job->not_before;
+				}
+				else if (job->conn == CONN_RESOLVING)
+				{
+					/* no descriptor to wait on: look again in 10 ms */
+					TimestampTz t = Min(job->deadline,
+					                    TimestampTzPlusMilliseconds(now, 10));
+
+					if (wake == 0 || t < wake)
+						wake = t;
 				}
 				else
 				{
