@@ -147,6 +147,9 @@ class FakeWhois:
             sock.sendall(thick(domain, extra=(
                 f"   Registrar WHOIS Server: {self.addr('registrar')}\r\n"))
                 .encode())
+        elif kind == "badport":
+            sock.sendall(thick(domain, extra=(
+                "   Registrar WHOIS Server: 127.0.0.1:25\r\n")).encode())
         elif kind == "deadref":
             sock.sendall(thick(domain, extra=(
                 f"   Registrar WHOIS Server: 127.0.0.1:{self.closed_port}\r\n"))

@@ -392,3 +392,11 @@ def test_unusable_server_is_an_error(conn, fake):
     r = whois(conn, "ok-p.com")
     assert r["status"] == "error" and r["created"] is None
     assert cached(conn, "ok-p.com")["status"] == "error"
+
+
+def test_referral_to_privileged_port_refused(conn, fake):
+    # even with whois_allow_private on: only port 43 below 1024
+    r = whois(conn, "badport-a.com")
+    assert r["status"] == "blocked"
+    assert r["server"] == "127.0.0.1:25"
+    assert iso(r["created"]) == REGISTRY_CREATED

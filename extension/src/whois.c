@@ -407,12 +407,21 @@ job_take_address(WhoisJob *job, const struct addrinfo *res)
 	return true;
 }
 
-/* The address is known: refuse a private referral, else wait for a token. */
+/*
+ * The address is known: refuse a referral to a private address, or to a
+ * privileged port other than whois's own (an answer must not make us talk
+ * to someone's SMTP or HTTP server); else wait for a rate token.
+ */
 static void
 job_resolved(WhoisJob *job)
 {
-	if (job->referral && !whois_allow_private &&
-	    addr_is_private((struct sockaddr *)&job->addr))
+	int port = job->addr.ss_family == AF_INET6
+	               ? ntohs(((struct sockaddr_in6 *)&job->addr)->sin6_port)
+	               : ntohs(((struct sockaddr_in *)&job->addr)->sin_port);
+
+	if (job->referral && ((port < 1024 && port != WHOIS_PORT) ||
+	                      (!whois_allow_private &&
+	                       addr_is_private((struct sockaddr *)&job->addr))))
 	{
 		job_query_end(job, "blocked");
 		return;
