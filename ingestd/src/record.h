@@ -100,4 +100,21 @@ struct session_record
 void record_content_id(struct uuid7 *out, int64_t received_at,
                        const uint8_t *raw, size_t raw_len);
 
+struct copybuf;
+
+/* Columns of the sink's staging tables, in COPY order. */
+#define RECORD_MESSAGE_FIELDS 17
+#define RECORD_SESSION_FIELDS 17
+
+/*
+ * Append one binary COPY tuple for the staging table (pgsink.c has the
+ * column lists).  False for a record that can never be stored (no source,
+ * raw NULL with a length, raw over 1 GB) or on allocation failure; the
+ * buffer may then hold a partial tuple and must be discarded.
+ */
+bool record_encode_message(struct copybuf *b, const struct msg_record *m)
+    __attribute__((warn_unused_result));
+bool record_encode_session(struct copybuf *b, const struct session_record *s)
+    __attribute__((warn_unused_result));
+
 #endif /* SPAMLAB_RECORD_H */
