@@ -1007,6 +1007,14 @@ query_advance(struct pgsink *s)
 		if (s->copy >= COPY_HEADER && s->copy < COPY_DONE)
 		{
 			r = copy_push(s);
+			if (r < 0 && PQstatus(s->conn) == CONNECTION_OK)
+			{
+				/* the server ended the COPY (an error): read why */
+				set_error(s, "copy", PQerrorMessage(s->conn));
+				s->step_failed = true;
+				s->copy = COPY_DONE;
+				r = 1;
+			}
 			if (r < 0)
 			{
 				conn_lost(s, "copy");
