@@ -6,7 +6,11 @@
  *   pgsink_drive [--db CONNINFO] [--messages N] [--sessions N] [--size B]
  *                [--poison I,J,...] [--batch-rows N] [--batch-bytes N]
  *                [--repeat K] [--seed S] [--max-attempts N]
+ *                [--flush-ms N] [--trickle-ms N]
  *
+ * --trickle-ms runs the loop N ms after each message, like a daemon fed
+ * by clients (the flush timer, not the row bound, cuts the batches); with
+ * --max-attempts 0 the sink retries for ever, as in the daemon.
  * Records are deterministic in (seed, index), so a second run is a replay.
  * Message I gets label 'bogus' (a CHECK violation) when listed in --poison.
  */
@@ -60,9 +64,11 @@ main(int argc, char **argv)
 	    {"repeat", required_argument, NULL, 'k'},
 	    {"seed", required_argument, NULL, 'e'},
 	    {"max-attempts", required_argument, NULL, 'a'},
+	    {"flush-ms", required_argument, NULL, 'f'},
+	    {"trickle-ms", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0}};
 	const char *db = "", *poison = NULL;
-	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1;
+	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
 	struct pgsink_config cfg;
 	struct pgsink_stats st;
 	struct event_base *base;
@@ -109,6 +115,12 @@ main(int argc, char **argv)
 			case 'a':
 				cfg.max_attempts = (unsigned)atol(optarg);
 				break;
+			case 'f':
+				cfg.flush_ms = (unsigned)atol(optarg);
+				break;
+			case 't':
+				trickle = atol(optarg);
+				break;
 			default:
 				return 2;
 		}
@@ -151,6 +163,13 @@ main(int argc, char **argv)
 				return 1;
 			if (!pgsink_wait_below(sink, 64 * 1024 * 1024))
 				break;
+			if (trickle > 0)
+			{
+				struct timeval tv = {trickle / 1000, trickle % 1000 * 1000};
+
+				event_base_loopexit(base, &tv);
+				event_base_dispatch(base);
+			}
 		}
 		for (long i = 0; i < nses; i++)
 		{
