@@ -209,16 +209,21 @@ base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
-	while (s && s[1] == '\0' && s > path)
-	{
-		/* trailing slash: find the previous component */
-		const char *q = s - 1;
-
-		while (q > path && *q != '/')
-			q--;
-		return *q == '/' ? q + 1 : q;
-	}
 	return s ? s + 1 : path;
+}
+
+/* The last component of a directory path, trailing slashes ignored. */
+static void
+dir_name(const char *path, char *out, size_t size)
+{
+	size_t n = strlen(path), start;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	start = n;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	snprintf(out, size, "%.*s", (int)(n - start), path + start);
 }
 
 static void walk(struct import *im, const char *path, const char *folder,
@@ -301,7 +306,10 @@ walk(struct import *im, const char *path, const char *folder,
 
 		if (is_maildir(path))
 		{
-			walk_maildir(im, path, base_name(path), depth);
+			char name[256];
+
+			dir_name(path, name, sizeof(name));
+			walk_maildir(im, path, name, depth);
 			return;
 		}
 		names = list_dir(path, &n);
