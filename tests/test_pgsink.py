@@ -78,6 +78,26 @@ def test_replay_is_a_no_op(pg, fresh_db):
     assert count(fresh_db, "smtp_auth") == 20
 
 
+def test_direct_copy_falls_back_on_replay(pg, fresh_db):
+    """Without passwords a batch is COPYed straight into spamlab.message; a
+    replayed key makes that COPY fail whole, and the batch (new and old
+    keys mixed) goes through staging: one row per key, nothing lost."""
+    dsn = pg.dsn(fresh_db.info.dbname)
+    st, out = drive(dsn, "--messages", 1500, "--seed", 11, "--no-auth")
+    assert st["messages_inserted"] == 1500 and "event=replay" not in out.stderr
+    st, out = drive(dsn, "--messages", 2000, "--seed", 11, "--no-auth")
+    assert "event=replay" in out.stderr
+    assert st["committed"] == 2000 and st["messages_inserted"] == 500
+    assert st["batch_errors"] == 0
+    total, distinct = fresh_db.execute(
+        "SELECT count(*), count(DISTINCT id) FROM spamlab.message").fetchone()
+    assert total == distinct == 2000
+    # staging forced: same result, no fallback needed
+    st, out = drive(dsn, "--messages", 2000, "--seed", 11, "--no-auth",
+                    "--staged")
+    assert st["messages_inserted"] == 0 and "event=replay" not in out.stderr
+
+
 def test_session_rows(pg, fresh_db):
     dsn = pg.dsn(fresh_db.info.dbname)
     drive(dsn, "--messages", 0, "--sessions", 1, "--seed", 4)
@@ -99,10 +119,14 @@ def test_session_rows(pg, fresh_db):
     assert a == [(1, "PLAIN", "user", "secret", 235)]
 
 
-def test_poisoned_records_are_isolated(pg, fresh_db):
+@pytest.mark.parametrize("path", ["staged", "direct"])
+def test_poisoned_records_are_isolated(pg, fresh_db, path):
+    """Batches with AUTH passwords go through staging, others are COPYed
+    straight in: a bad record is isolated on both paths."""
     dsn = pg.dsn(fresh_db.info.dbname)
+    extra = ["--no-auth"] if path == "direct" else []
     st, out = drive(dsn, "--messages", 300, "--seed", 5, "--poison", "5,250",
-                    "--batch-rows", 100)
+                    "--batch-rows", 100, *extra)
     assert st["ok"] == 1
     assert st["rejected"] == 2 and st["committed"] == 298
     assert count(fresh_db, "message") == 298
@@ -113,7 +137,8 @@ def test_poisoned_records_are_isolated(pg, fresh_db):
     for rid in rejected:
         assert count(fresh_db, "message", f"id = '{rid}'") == 0
     # the sink went on with later batches at full size
-    st, _ = drive(dsn, "--messages", 300, "--seed", 6, "--batch-rows", 100)
+    st, _ = drive(dsn, "--messages", 300, "--seed", 6, "--batch-rows", 100,
+                  *extra)
     assert st["batches"] == 3
 
 

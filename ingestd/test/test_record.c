@@ -109,6 +109,7 @@ test_message(void)
 	m.n_rcpt = 2;
 	m.raw = raw;
 	m.raw_len = sizeof(raw);
+	m.auth_password = "pw";
 	copybuf_init(&b);
 	CHECK(record_encode_message(&b, &m));
 	n = parse_tuple(&b, f, RECORD_MESSAGE_FIELDS);
@@ -125,10 +126,11 @@ test_message(void)
 		/* rcpt_to: ndim 1, hasnull 1, oid 25, 2 elements, second NULL */
 		CHECK(f[10].len > 20 && be32(f[10].p) == 1 && be32(f[10].p + 4) == 1 &&
 		      be32(f[10].p + 8) == 25 && be32(f[10].p + 12) == 2);
-		CHECK(f[14].len == 4 && be32(f[14].p) == (int32_t)sizeof(raw));
-		CHECK(f[15].len == (int32_t)sizeof(raw) &&
-		      memcmp(f[15].p, raw, sizeof(raw)) == 0); /* bytes untouched */
-		CHECK(f[16].len == -1);                        /* session_id */
+		CHECK(f[13].len == 4 && be32(f[13].p) == (int32_t)sizeof(raw));
+		CHECK(f[14].len == (int32_t)sizeof(raw) &&
+		      memcmp(f[14].p, raw, sizeof(raw)) == 0); /* bytes untouched */
+		CHECK(f[15].len == -1);                        /* session_id */
+		CHECK(f[16].len == 2 && memcmp(f[16].p, "pw", 2) == 0); /* last */
 	}
 	copybuf_free(&b);
 
