@@ -23,6 +23,8 @@ void _PG_init(void);
 void
 _PG_init(void)
 {
+	mime_define_gucs();
+	geoip_define_settings();
 	whois_define_gucs();
 	MarkGUCPrefixReserved("spamlab");
 }
