@@ -300,7 +300,7 @@ add_path(struct sbuf *b, const char *s, size_t n)
 	{
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '%' && i + 2 < n + 0 && hexval(s[i + 1]) >= 0 &&
+		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
 		    hexval(s[i + 2]) >= 0)
 		{
 			char d = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
