@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import shared_path
+from conftest import assert_linear, shared_path
 
 FUNCS = """
 SELECT spamlab.subject(%(m)s), spamlab.message_id(%(m)s),
@@ -210,5 +210,6 @@ def test_time_is_linear_in_input_size(db, kind):
 
     # sizes from ~200 KB up, past malloc's mmap threshold and the caches,
     # where memory effects would otherwise look like quadratic time
-    small, large = run(make(3000)), run(make(30000))
-    assert large < 30 * max(small, 0.005), (kind, small, large)
+    small, large = make(3000), make(30000)
+    assert_linear(lambda: run(small), lambda: run(large), floor=0.005,
+                  what=kind)
