@@ -90,7 +90,7 @@ test_dotstuff(void)
 
 	/* a line over 1000 bytes is kept whole and counted */
 	{
-		struct ds_case c;
+		struct ds_case c = {0};
 		char *out = malloc(sizeof(long_line) + 16);
 		size_t outlen;
 		uint64_t ll;
