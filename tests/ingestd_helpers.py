@@ -62,8 +62,10 @@ class Ingestd:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ingestd exited: {self.logtext()[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.5):
-                    return self
+                with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                    s.recv(512)  # the greeting; then let the probe session end
+                time.sleep(0.1)
+                return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("ingestd did not start listening")

@@ -1,0 +1,224 @@
+"""Hostile clients get honest replies, memory stays bounded, and everybody
+else is still served: oversize messages, a 100 KB line, binary garbage,
+slowloris, connection floods (2,000 at once) and per-address caps."""
+import os
+import resource
+import socket
+import time
+
+import pytest
+
+from ingestd_helpers import INGESTD, Client, Ingestd, queued_id, sensor_name
+
+pytestmark = pytest.mark.skipif(not INGESTD.exists(), reason="ingestd not built")
+
+
+@pytest.fixture(scope="module")
+def daemon(pg, tmp_path_factory):
+    d = Ingestd(pg, tmp_path_factory.mktemp("hostile"), "hostile_module",
+                max_message_size="64k", max_errors=5, command_timeout=2,
+                data_timeout=2, max_sessions=3000, max_sessions_per_ip=3000)
+    d.start()
+    yield d
+    assert d.stop() == 0
+
+
+def send_ok(port):
+    """A well-behaved client still gets its message accepted."""
+    c = Client(port)
+    assert c.reply()[0] == 220
+    assert c.cmd("EHLO good.example")[0] == 250
+    assert c.cmd("MAIL FROM:<good@x>")[0] == 250
+    assert c.cmd("RCPT TO:<v@y>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: fine\r\n\r\nok\r\n.\r\n")
+    code, text = c.reply()
+    assert code == 250, text
+    c.cmd("QUIT")
+    c.close()
+    return queued_id(text)
+
+
+def test_oversize_message_then_session_continues(daemon, db):
+    c = Client(daemon.port)
+    c.reply()
+    c.cmd("EHLO big.example")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 100 + b".\r\n")
+    code, text = c.reply()
+    assert code == 552 and "5.3.4" in text
+    # the session goes on: a small message after it is accepted
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: small\r\n\r\nx\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.cmd("QUIT")
+    assert daemon.metrics()['ingestd_limit_total{limit="message_size"}'] >= 1
+
+
+def test_100k_command_line(daemon):
+    c = Client(daemon.port)
+    c.reply()
+    c.send(b"EHLO " + b"a" * 100_000 + b"\r\n")
+    code, text = c.reply()
+    assert code == 500 and "line too long" in text
+    assert c.cmd("NOOP")[0] == 250
+    c.cmd("QUIT")
+    assert daemon.metrics()['ingestd_limit_total{limit="line_length"}'] >= 1
+
+
+def test_100k_data_line_is_stored_as_sent(daemon, db):
+    c = Client(daemon.port)
+    c.reply()
+    c.cmd("EHLO longline.example")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    c.cmd("DATA")
+    body = b"Subject: long\r\n\r\n" + b"y" * 60_000 + b"\r\n"
+    c.send(body + b".\r\n")
+    code, text = c.reply()
+    assert code == 250
+    c.cmd("QUIT")
+    msg_id = queued_id(text)
+    for _ in range(200):
+        r = db.execute("SELECT raw FROM spamlab.message WHERE id = %s",
+                       (msg_id,)).fetchone()
+        if r:
+            break
+        time.sleep(0.1)
+    assert bytes(r[0]) == body
+    assert daemon.metrics()['ingestd_limit_total{limit="data_line_length"}'] >= 1
+
+
+def test_binary_garbage(daemon):
+    c = Client(daemon.port)
+    c.reply()
+    c.send(os.urandom(20_000).replace(b"\n", b"\r\n"))
+    # garbage lines are answered 5xx until max_errors, then 421 and close
+    codes = []
+    try:
+        while True:
+            codes.append(c.reply()[0])
+    except (ConnectionError, OSError):
+        pass
+    assert codes and codes[-1] == 421
+    assert all(code >= 500 or code == 421 for code in codes)
+    send_ok(daemon.port)
+
+
+def test_commands_out_of_order_and_quit_mid_data(daemon):
+    c = Client(daemon.port)
+    c.reply()
+    assert c.cmd("DATA")[0] == 503
+    assert c.cmd("RCPT TO:<a@b>")[0] == 503
+    assert c.cmd("STARTTLS now")[0] == 501
+    c.cmd("EHLO x")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    c.cmd("DATA")
+    c.send(b"Subject: cut\r\n\r\nhalf a mess")
+    c.close()  # disconnect in the middle of DATA: no 250, nothing stored
+    send_ok(daemon.port)
+
+
+def test_slowloris_times_out(daemon):
+    c = Client(daemon.port)
+    c.reply()
+    start = time.time()
+    code = None
+    try:
+        for ch in b"EHLO slow.example.slow.example.slow.example\r\n":
+            c.send(bytes([ch]))
+            time.sleep(0.25)
+            c.sock.settimeout(0.01)
+            try:
+                code = c.reply()[0]
+                break
+            except socket.timeout:
+                pass
+    except OSError:
+        pass
+    c.sock.settimeout(5)
+    if code is None:
+        code = c.reply()[0]
+    # command_timeout is 2 s: the deadline is per command, not per byte
+    assert code == 421 and time.time() - start < 6
+    assert c.closed()
+    assert daemon.metrics()['ingestd_limit_total{limit="command_timeout"}'] >= 1
+
+
+def test_2000_concurrent_connections(daemon):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2200:
+        pytest.skip("RLIMIT_NOFILE too low for 2,000 connections")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2200), hard))
+    socks = []
+    try:
+        for _ in range(2000):
+            s = socket.create_connection(("127.0.0.1", daemon.port), 10)
+            socks.append(s)
+        greeted = 0
+        for s in socks:
+            s.settimeout(10)
+            if s.recv(512).startswith(b"220 "):
+                greeted += 1
+        assert greeted == 2000
+        # 2,000 idle sessions: memory stays small
+        rss = daemon.rss_kb()
+        assert rss < 64 * 1024, f"RSS {rss} kB with 2,000 idle sessions"
+        assert daemon.metrics()["ingestd_sessions_active"] >= 2000
+        # others are still served
+        send_ok(daemon.port)
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_per_address_cap(pg, tmp_path, request):
+    d = Ingestd(pg, tmp_path, sensor_name(request), max_sessions_per_ip=3,
+                max_sessions=10).start()
+    try:
+        held = [Client(d.port) for _ in range(3)]
+        for c in held:
+            assert c.reply()[0] == 220
+        extra = Client(d.port)
+        code, text = extra.reply()
+        assert code == 421 and "too many connections" in text
+        assert extra.closed()
+        held[0].cmd("QUIT")
+        held[0].close()
+        time.sleep(0.3)
+        send_ok(d.port)
+        assert d.metrics()['ingestd_refused_total{reason="max_sessions_per_ip"}'] == 1
+    finally:
+        assert d.stop() == 0
+
+
+def test_sigterm_drains(pg, tmp_path, request, db):
+    d = Ingestd(pg, tmp_path, sensor_name(request)).start()
+    idle = Client(d.port)
+    idle.reply()
+    idle.cmd("EHLO idle.example")
+    busy = Client(d.port)
+    busy.reply()
+    busy.cmd("EHLO busy.example")
+    busy.cmd("MAIL FROM:<a@b>")
+    busy.cmd("RCPT TO:<c@d>")
+    busy.cmd("DATA")
+    busy.send(b"Subject: drain\r\n\r\n")
+    d.proc.send_signal(15)
+    # the idle session is told at once; new connections are refused
+    assert idle.reply()[0] == 421
+    # the message in flight still completes and is stored
+    busy.send(b"finished\r\n.\r\n")
+    code, text = busy.reply()
+    assert code == 250
+    assert busy.reply()[0] == 421
+    d.proc.wait(30)
+    assert d.proc.returncode == 0
+    assert db.execute("SELECT count(*) FROM spamlab.message WHERE id = %s",
+                      (queued_id(text),)).fetchone()[0] == 1
