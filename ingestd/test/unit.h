@@ -42,5 +42,7 @@ void test_smtp_base64(void);
 void test_dotstuff(void);
 void test_spool(void);
 void test_spoolrec(void);
+void test_mbox(void);
+void test_record(void);
 
 #endif /* SPAMLAB_UNIT_H */
