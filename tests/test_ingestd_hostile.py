@@ -222,3 +222,36 @@ def test_sigterm_drains(pg, tmp_path, request, db):
     assert d.proc.returncode == 0
     assert db.execute("SELECT count(*) FROM spamlab.message WHERE id = %s",
                       (queued_id(text),)).fetchone()[0] == 1
+
+
+def test_sighup_reloads_limits(pg, tmp_path, request):
+    conf = tmp_path / "ingestd.conf"
+    conf.write_text("max_recipients = 1\n")
+    d = Ingestd(pg, tmp_path, sensor_name(request), config=str(conf)).start()
+    try:
+        c = Client(d.port)
+        c.reply()
+        c.cmd("EHLO x")
+        c.cmd("MAIL FROM:<a@b>")
+        assert c.cmd("RCPT TO:<1@x>")[0] == 250
+        assert c.cmd("RCPT TO:<2@x>")[0] == 452
+        conf.write_text("max_recipients = 3  # raised\n")
+        d.proc.send_signal(1)
+        for _ in range(50):
+            if "event=reloaded" in d.logtext():
+                break
+            time.sleep(0.1)
+        assert c.cmd("RCPT TO:<2@x>")[0] == 250
+        assert c.cmd("RCPT TO:<3@x>")[0] == 250
+        assert c.cmd("RCPT TO:<4@x>")[0] == 452
+        # a broken file is refused and the running settings stay
+        conf.write_text("max_recipients = lots\n")
+        d.proc.send_signal(1)
+        for _ in range(50):
+            if "event=reload_failed" in d.logtext():
+                break
+            time.sleep(0.1)
+        assert "event=reload_failed" in d.logtext()
+        c.cmd("QUIT")
+    finally:
+        assert d.stop() == 0
