@@ -2,8 +2,12 @@
 else is still served: oversize messages, a 100 KB line, binary garbage,
 slowloris, connection floods (2,000 at once) and per-address caps."""
 import os
+import pathlib
+import shutil
+import tempfile
 import resource
 import socket
+import subprocess
 import time
 
 import pytest
@@ -255,3 +259,72 @@ def test_sighup_reloads_limits(pg, tmp_path, request):
         c.cmd("QUIT")
     finally:
         assert d.stop() == 0
+
+
+def send_sized(port, size):
+    c = Client(port)
+    c.reply()
+    c.cmd("EHLO full.example")
+    c.cmd("MAIL FROM:<a@b>")
+    c.cmd("RCPT TO:<c@d>")
+    c.cmd("DATA")
+    c.send(b"Subject: fill\r\n\r\n" + (b"z" * 998 + b"\r\n") * (size // 1000)
+           + b".\r\n")
+    code, text = c.reply()
+    c.cmd("QUIT")
+    c.close()
+    return code, text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+def test_full_spool_disk_answers_451(pg, db, tmp_path, request):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs",
+                       str(spool)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        d = Ingestd(pg, tmp_path, sensor_name(request), starttls="off",
+                    max_message_size="1M").start()
+        try:
+            codes = [send_sized(d.port, 150_000) for _ in range(6)]
+            assert 451 in [c for c, _ in codes], codes
+            assert all(c in (250, 451) for c, _ in codes)
+            acked = [queued_id(t) for c, t in codes if c == 250]
+            assert d.metrics()["ingestd_spool_errors_total"] >= 1
+            # once the sink has committed and the spool is cleaned, it works
+            time.sleep(3)
+            code, text = send_sized(d.port, 150_000)
+            assert code == 250, text
+            acked.append(queued_id(text))
+            for i in acked:
+                for _ in range(100):
+                    if db.execute("SELECT 1 FROM spamlab.message WHERE id = %s",
+                                  (i,)).fetchone():
+                        break
+                    time.sleep(0.1)
+                else:
+                    raise AssertionError(f"{i} got a 250 but is not stored")
+        finally:
+            assert d.stop() == 0
+    finally:
+        subprocess.run(["umount", "-l", str(spool)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_drops_privileges(pg, tmp_path, request):
+    # the spool's parent must be reachable by the unprivileged user
+    top = tempfile.mkdtemp(prefix="spamlab-priv-")
+    os.chmod(top, 0o711)
+    d = Ingestd(pg, tmp_path, sensor_name(request), user="nobody",
+                spool_dir=f"{top}/spool").start()
+    d.spool = pathlib.Path(top) / "spool"
+    try:
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uid = next(line.split()[1] for line in f if line.startswith("Uid:"))
+        assert uid == "65534"
+        assert send_ok(d.port)
+        assert os.stat(d.spool).st_uid == 65534
+    finally:
+        assert d.stop() == 0
+        shutil.rmtree(top, ignore_errors=True)
