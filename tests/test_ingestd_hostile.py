@@ -328,3 +328,53 @@ def test_drops_privileges(pg, tmp_path, request):
     finally:
         assert d.stop() == 0
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_pipelined_flood_is_answered_in_order(daemon):
+    c = Client(daemon.port)
+    c.reply()
+    before = daemon.metrics()['ingestd_limit_total{limit="commands_per_wakeup"}']
+    c.send(b"EHLO flood\r\n" + b"".join(b"VRFY u%d\r\n" % i for i in range(300)))
+    assert c.reply()[0] == 250
+    for i in range(300):
+        code, text = c.reply()
+        assert code == 252 and text.endswith(f"u{i}")
+    c.cmd("QUIT")
+    after = daemon.metrics()['ingestd_limit_total{limit="commands_per_wakeup"}']
+    assert after > before
+
+
+def test_inflight_cap_pauses_new_commands(pg, tmp_path, request):
+    d = Ingestd(pg, tmp_path, sensor_name(request),
+                inflight_max_bytes="64k").start()
+    try:
+        senders = []
+        for _ in range(3):
+            c = Client(d.port)
+            c.reply()
+            c.cmd("EHLO big")
+            c.cmd("MAIL FROM:<a@b>")
+            c.cmd("RCPT TO:<c@d>")
+            c.cmd("DATA")
+            c.send(b"Subject: half\r\n\r\n" + b"h" * 30_000 + b"\r\n")
+            senders.append(c)
+        time.sleep(0.5)
+        assert d.metrics()["ingestd_paused"] >= 1
+        # a new session is greeted but its commands wait
+        late = Client(d.port)
+        assert late.reply()[0] == 220
+        late.send(b"EHLO late\r\n")
+        late.sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            late.reply()
+        # the messages in flight still complete, which lifts the pause
+        for c in senders:
+            c.send(b".\r\n")
+            c.sock.settimeout(10)
+            assert c.reply()[0] == 250
+        late.sock.settimeout(10)
+        assert late.reply()[0] == 250
+        assert d.metrics()["ingestd_paused"] == 0
+        assert d.metrics()["ingestd_backpressure_pauses_total"] >= 1
+    finally:
+        assert d.stop() == 0
