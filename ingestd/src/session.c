@@ -818,8 +818,6 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	if (peer->n >= g_daemon.cfg.max_sessions_per_ip)
 	{
-		if (peer->n == 0)
-			peer_put(peer);
 		session_refuse(fd, "max_sessions_per_ip",
 		               "Error: too many connections from your address",
 		               M_REFUSED_MAX_SESSIONS_PER_IP, ip);
