@@ -140,20 +140,28 @@ def test_postgres_down_mid_load(pg, db, tmp_path, request):
 def test_smtp_source_50_sessions(pg, db, tmp_path, request):
     d = Ingestd(pg, tmp_path, sensor_name(request)).start()
     n = 1000
+    # a 4 KB message with a leading-dot line; smtp-source -F sends it with
+    # CRLF line ends, dot-stuffed, plus one empty line before the final dot
+    msg = tmp_path / "msg.txt"
+    text = (b"Subject: smtp-source\nX-Spam: yes\n\n.leading dot\n"
+            + b"".join(b"line %04d of the body, padding padding padding\n" % i
+                       for i in range(85)))
+    msg.write_bytes(text)
+    expected = text.replace(b"\n", b"\r\n") + b"\r\n"
     out = subprocess.run(
-        ["/usr/sbin/smtp-source", "-s", "50", "-m", str(n), "-l", "4096",
+        ["/usr/sbin/smtp-source", "-s", "50", "-m", str(n), "-d", "-F", str(msg),
          "-f", "src@spam.example", "-t", "dst@victim.example",
          f"127.0.0.1:{d.port}"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     d.wait_rows(db, n, timeout=60)
     stats = db.execute(
-        "SELECT count(*), count(DISTINCT id), min(length(raw)), max(length(raw)),"
+        "SELECT count(*), count(DISTINCT id), bool_and(raw = %s),"
         " bool_and(mail_from = 'src@spam.example'),"
         " bool_and(rcpt_to = '{dst@victim.example}')"
-        " FROM spamlab.message WHERE sensor = %s", (d.sensor,)).fetchone()
-    assert stats[0] == n and stats[1] == n
-    assert stats[2] >= 4096
-    assert stats[4] and stats[5]
+        " FROM spamlab.message WHERE sensor = %s",
+        (expected, d.sensor)).fetchone()
+    assert stats == (n, n, True, True, True)
+    assert len(expected) >= 4096
     m = d.metrics()
     assert m["ingestd_messages_total"] == n
     # group commit: far fewer fsync passes than messages
