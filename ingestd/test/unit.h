@@ -35,5 +35,7 @@ extern int unit_failures;
 
 /* test functions, one line per test file */
 void test_uuid7(void);
+void test_probe(void);
+void test_relaycap(void);
 
 #endif /* SPAMLAB_UNIT_H */
