@@ -783,6 +783,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 			bufferevent_set_timeouts(bev, &rt, &rt);
 			j->state = JOB_BANNER;
+			j->reply_code = 0;
+			j->reply_lines = 0;
 		}
 		return;
 	}

@@ -37,5 +37,6 @@ extern int unit_failures;
 void test_uuid7(void);
 void test_probe(void);
 void test_relaycap(void);
+void test_dnsmx(void);
 
 #endif /* SPAMLAB_UNIT_H */

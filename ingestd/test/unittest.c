@@ -17,6 +17,7 @@ static const struct
     {"uuid7", test_uuid7},
     {"probe", test_probe},
     {"relaycap", test_relaycap},
+    {"dnsmx", test_dnsmx},
 };
 
 int
