@@ -38,5 +38,6 @@ void test_uuid7(void);
 void test_probe(void);
 void test_relaycap(void);
 void test_dnsmx(void);
+void test_relayctl(void);
 
 #endif /* SPAMLAB_UNIT_H */

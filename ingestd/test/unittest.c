@@ -14,10 +14,9 @@ static const struct
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
-    {"uuid7", test_uuid7},
-    {"probe", test_probe},
-    {"relaycap", test_relaycap},
-    {"dnsmx", test_dnsmx},
+    {"uuid7", test_uuid7},       {"probe", test_probe},
+    {"relaycap", test_relaycap}, {"dnsmx", test_dnsmx},
+    {"relayctl", test_relayctl},
 };
 
 int
