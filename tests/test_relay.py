@@ -17,7 +17,8 @@ import pytest
 
 from conftest import TOP
 
-INGESTD = TOP / "ingestd" / "ingestd"
+# SPAMLAB_INGESTD runs the tests against another build (e.g. ASan)
+INGESTD = os.environ.get("SPAMLAB_INGESTD", str(TOP / "ingestd" / "ingestd"))
 DNSMASQ = "/usr/sbin/dnsmasq"
 
 aiosmtpd = pytest.importorskip(
@@ -101,7 +102,7 @@ def server(request, tls_context):
 
 
 def relay_send(msg_path, *args, timeout=60):
-    p = subprocess.run([str(INGESTD), "relay-send", *args, str(msg_path)],
+    p = subprocess.run([INGESTD, "relay-send", *args, str(msg_path)],
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout.strip(), p.stderr
 
