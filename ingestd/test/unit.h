@@ -39,5 +39,6 @@ void test_probe(void);
 void test_relaycap(void);
 void test_dnsmx(void);
 void test_relayctl(void);
+void test_persona(void);
 
 #endif /* SPAMLAB_UNIT_H */

@@ -16,7 +16,7 @@ static const struct
 } tests[] = {
     {"uuid7", test_uuid7},       {"probe", test_probe},
     {"relaycap", test_relaycap}, {"dnsmx", test_dnsmx},
-    {"relayctl", test_relayctl},
+    {"relayctl", test_relayctl}, {"persona", test_persona},
 };
 
 int
