@@ -286,3 +286,48 @@ def test_dead_resolver_is_temporary(msg):
                             "--to", "x@probe.test")
     assert rc == 1 and "permanent=no" in out and "attempts=2" in out
     assert "tempfail" in out
+
+
+def test_decision_record_loads_into_postgres(pg, server, msg, tmp_path):
+    """--record writes the outcome as binary COPY tuples (relayrec.c) that
+    load into spamlab.relay_decision: one delivered, one failed."""
+    import uuid as uuidlib
+    sink = Sink()
+    port = server(sink)
+    rec = tmp_path / "decisions.copy"
+    mid = "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+    rc, out, _ = relay_send(msg, "--smarthost", f"127.0.0.1:{port}",
+                            "--record", str(rec), "--message-id", mid,
+                            "--from", "a@spam.test", "--to", "b@probe.test",
+                            "--to", "c@probe.test")
+    assert rc == 0, out
+    dead = free_port()
+    rc, out, _ = relay_send(msg, "--smarthost", f"127.0.0.1:{dead}",
+                            "--record", str(rec), "--attempts", "1",
+                            "--from", "a@spam.test", "--to", "x@probe.test")
+    assert rc == 1, out
+    cols = ("message_id, received_at, decided_at, sensor, peer_ip, rule,"
+            " decision, cap, target, rcpt_to, attempts, final_code,"
+            " final_reply, tls, delivered_at")
+    with pg.connect() as c:
+        c.execute("TRUNCATE spamlab.relay_decision")
+    subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+         f"\\copy spamlab.relay_decision ({cols}) FROM '{rec}'"
+         " WITH (FORMAT binary)"],
+        env=pg.environ(), check=True, capture_output=True)
+    with pg.connect() as c:
+        rows = c.execute(
+            "SELECT message_id::text, rule, decision, target, rcpt_to,"
+            " attempts, final_code, final_reply, tls IS NOT NULL,"
+            " delivered_at IS NOT NULL FROM spamlab.relay_decision"
+            " ORDER BY delivered_at NULLS LAST").fetchall()
+        c.execute("TRUNCATE spamlab.relay_decision")
+    assert len(rows) == 2
+    ok, bad = rows
+    assert ok[0] == mid and ok[1] == "relay-send" and ok[2] == "relay"
+    assert ok[3] == f"127.0.0.1[127.0.0.1]:{port}"
+    assert ok[4] == ["b@probe.test", "c@probe.test"]
+    assert ok[5:8] == (1, 250, "250 2.0.0 Ok: queued") and ok[8] and ok[9]
+    assert uuidlib.UUID(bad[0]).version == 7
+    assert bad[6] is None and "refused" in bad[7] and not bad[9]

@@ -4,7 +4,9 @@
  * Delivers FILE ("-": standard input) with relay.c exactly as the daemon
  * would deliver a probe, prints one key=value result line, and exits 0 when
  * delivered, 1 when not, 2 on a usage error.  It applies no caps: it is an
- * operator's tool for checking the smarthost or MX settings.
+ * operator's tool for checking the smarthost or MX settings.  --record FILE
+ * appends the outcome as a spamlab.relay_decision row in binary COPY form
+ * (relayrec.h; rule "relay-send").
  */
 #include "relaysend.h"
 
@@ -13,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "relay.h"
 #include "relaycap.h"
+#include "relayrec.h"
 
 #define SEND_MAX_BYTES (64u * 1024 * 1024)
 
@@ -48,7 +52,34 @@ struct send_state
 {
 	struct event_base *base;
 	int rc;
+	const char *record_path; /* --record FILE, or NULL */
+	struct msg_record msg;   /* what the record describes */
+	const char *const *rcpt;
+	size_t n_rcpt;
 };
+
+/* Append the delivery's spamlab.relay_decision row to --record FILE. */
+static bool
+write_record(const struct send_state *st, const struct relay_result *r)
+{
+	struct relay_decision_record d = {
+	    .message_id = st->msg.id,
+	    .received_at = st->msg.received_at,
+	    .decided_at = st->msg.received_at,
+	    .rule = "relay-send",
+	    .decision = "relay",
+	    .target = r->target[0] ? r->target : NULL,
+	    .rcpt = st->rcpt,
+	    .n_rcpt = st->n_rcpt,
+	    .attempts = r->attempts,
+	    .final_code = r->code,
+	    .final_reply = r->reply,
+	    .tls = r->tls[0] ? r->tls : NULL,
+	    .delivered_at = r->delivered ? r->finished_at : 0,
+	};
+
+	return relayrec_file_append(st->record_path, &d, true);
+}
 
 static void
 done(void *arg, const struct relay_result *r)
@@ -64,6 +95,11 @@ done(void *arg, const struct relay_result *r)
 	putchar('\n');
 	fflush(stdout);
 	st->rc = r->delivered ? 0 : 1;
+	if (st->record_path && !write_record(st, r))
+	{
+		perror("relay-send: --record");
+		st->rc = 2;
+	}
 	/* the resolver's socket would keep the loop alive */
 	event_base_loopbreak(st->base);
 }
@@ -125,6 +161,8 @@ relaysend_main(int argc, char **argv)
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"from", required_argument, NULL, 'f'},
 	    {"to", required_argument, NULL, 'o'},
+	    {"record", required_argument, NULL, 'R'},
+	    {"message-id", required_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct relay_config cfg;
@@ -134,9 +172,19 @@ relaysend_main(int argc, char **argv)
 	struct relay *relay = NULL;
 	uint8_t *raw = NULL;
 	char err[256];
-	struct send_state st = {NULL, 2};
+	struct send_state st;
 	int c;
 
+	memset(&st, 0, sizeof(st));
+	st.rc = 2;
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		st.msg.received_at = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+		if (!uuid7_generate(&st.msg.id, &now))
+			return 2;
+	}
 	relay_config_default(&cfg);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 	{
@@ -180,11 +228,23 @@ relaysend_main(int argc, char **argv)
 				}
 				to[n_to++] = optarg;
 				break;
+			case 'R':
+				st.record_path = optarg;
+				break;
+			case 'm':
+				if (!uuid7_parse(optarg, &st.msg.id))
+				{
+					fprintf(stderr, "relay-send: bad --message-id\n");
+					return 2;
+				}
+				break;
 			default:
 				usage();
 				return 2;
 		}
 	}
+	st.rcpt = to;
+	st.n_rcpt = n_to;
 	if (from == NULL || n_to == 0 || optind != argc - 1)
 	{
 		usage();
