@@ -14,9 +14,19 @@ static const struct
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
-    {"uuid7", test_uuid7},       {"probe", test_probe},
-    {"relaycap", test_relaycap}, {"dnsmx", test_dnsmx},
-    {"relayctl", test_relayctl}, {"persona", test_persona},
+    {"uuid7", test_uuid7},
+    {"smtp_parse", test_smtp_parse},
+    {"smtp_path", test_smtp_path},
+    {"smtp_params", test_smtp_params},
+    {"smtp_base64", test_smtp_base64},
+    {"dotstuff", test_dotstuff},
+    {"spool", test_spool},
+    {"spoolrec", test_spoolrec},
+    {"probe", test_probe},
+    {"relaycap", test_relaycap},
+    {"dnsmx", test_dnsmx},
+    {"relayctl", test_relayctl},
+    {"persona", test_persona},
 };
 
 int
