@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+struct held;
+
 struct relayctl
 {
 	struct relayctl_settings s;
@@ -20,6 +22,7 @@ struct relayctl
 	relayctl_record_fn record;
 	void *arg;
 	struct relayctl_stats stats;
+	struct held *held; /* probes waiting for their message to be durable */
 };
 
 /* One delivery in flight: what its record needs when it ends. */
@@ -75,6 +78,8 @@ static const struct
      RELAYCAP_HARD_PER_DOMAIN, "5"},
     {"relay.max_rcpt", KEY_UINT, OFF(caps.max_rcpt), RELAYCAP_HARD_RCPT, "3"},
     {"relay.kill_file", KEY_STRING, OFF(kill_file), 0, "(none)"},
+    {"relay.decision_file", KEY_STRING, OFF(decision_file), 0,
+     "SPOOL_DIR/relay-decisions.copy"},
     {"relay.smarthost", KEY_STRING, OFF(smarthost), 0, "(none: MX delivery)"},
     {"relay.resolver", KEY_STRING, OFF(resolver), 0,
      "(first nameserver in /etc/resolv.conf)"},
@@ -175,7 +180,7 @@ relayctl_settings_set(struct relayctl_settings *s, const char *key,
 				                                  errlen);
 		}
 	bad:
-		if (keys[i].max)
+		if (keys[i].kind == KEY_UINT || keys[i].kind == KEY_SIZE)
 			snprintf(err, errlen, "%s: bad value \"%.60s\" (at most %lu)", key,
 			         value, keys[i].max);
 		else
@@ -380,9 +385,42 @@ fail:
 }
 }
 
-void
-relayctl_consider(struct relayctl *c, const struct msg_record *m,
-                  const char *local_ip, struct probe_verdict *out)
+/* Deliver m: all recipients via the smarthost, or one delivery per
+ * recipient domain (MX). */
+static void
+dispatch(struct relayctl *c, const struct msg_record *m, const char *rule)
+{
+	bool done[RELAYCAP_HARD_RCPT] = {false};
+
+	if (c->s.relay.smarthost != NULL)
+	{
+		deliver(c, m, rule, c->s.smarthost, m->rcpt_to, m->n_rcpt);
+		return;
+	}
+	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
+	{
+		const char *group[RELAYCAP_HARD_RCPT];
+		char d[256], e[256];
+		size_t n = 0;
+
+		if (done[i] || !relaycap_rcpt_domain(m->rcpt_to[i], d, sizeof(d)))
+			continue;
+		for (size_t k = i; k < m->n_rcpt && k < RELAYCAP_HARD_RCPT; k++)
+			if (!done[k] && relaycap_rcpt_domain(m->rcpt_to[k], e, sizeof(e)) &&
+			    strcmp(d, e) == 0)
+			{
+				group[n++] = m->rcpt_to[k];
+				done[k] = true;
+			}
+		deliver(c, m, rule, d, group, n);
+	}
+}
+
+/* Judge m and charge the caps; true when it may be delivered (refusals
+ * are recorded here). */
+static bool
+judge_and_charge(struct relayctl *c, const struct msg_record *m,
+                 const char *local_ip, struct probe_verdict *v)
 {
 	struct probe_message pm = {
 	    .peer_ip = m->peer_ip,
@@ -393,56 +431,153 @@ relayctl_consider(struct relayctl *c, const struct msg_record *m,
 	    .raw = m->raw,
 	    .raw_len = m->raw_len,
 	};
-	struct probe_verdict v;
 	enum relaycap_result cap;
 	struct stat st;
 
 	c->stats.judged++;
-	probe_engine_judge(c->probe, &pm, &v);
-	if (out)
-		*out = v;
-	if (!v.probe)
-		return;
+	probe_engine_judge(c->probe, &pm, v);
+	if (!v->probe)
+		return false;
 	c->stats.probes++;
 	if (c->s.kill_file[0] && stat(c->s.kill_file, &st) == 0)
 		relaycap_kill(c->caps, true);
 	cap = relaycap_charge(c->caps, m->received_at / 1000000, m->peer_ip,
 	                      m->rcpt_to, m->n_rcpt);
-	if (cap != RELAYCAP_OK || c->relay == NULL)
-	{
-		if (cap == RELAYCAP_OK)
-			cap = RELAYCAP_DISABLED;
-		c->stats.refused[cap & 7]++;
-		emit_refusal(c, m, v.rule_name, cap);
-		return;
-	}
-	if (c->s.relay.smarthost != NULL)
-	{
-		deliver(c, m, v.rule_name, c->s.smarthost, m->rcpt_to, m->n_rcpt);
-		return;
-	}
-	/* MX mode: one delivery per recipient domain */
-	{
-		bool done[RELAYCAP_HARD_RCPT] = {false};
+	if (cap == RELAYCAP_OK && c->relay != NULL)
+		return true;
+	if (cap == RELAYCAP_OK)
+		cap = RELAYCAP_DISABLED;
+	c->stats.refused[cap & 7]++;
+	emit_refusal(c, m, v->rule_name, cap);
+	return false;
+}
 
-		for (size_t i = 0; i < m->n_rcpt; i++)
-		{
-			const char *group[RELAYCAP_HARD_RCPT];
-			char d[256], e[256];
-			size_t n = 0;
+void
+relayctl_consider(struct relayctl *c, const struct msg_record *m,
+                  const char *local_ip, struct probe_verdict *out)
+{
+	struct probe_verdict v;
 
-			if (done[i] || !relaycap_rcpt_domain(m->rcpt_to[i], d, sizeof(d)))
-				continue;
-			for (size_t k = i; k < m->n_rcpt; k++)
-				if (!done[k] &&
-				    relaycap_rcpt_domain(m->rcpt_to[k], e, sizeof(e)) &&
-				    strcmp(d, e) == 0)
-				{
-					group[n++] = m->rcpt_to[k];
-					done[k] = true;
-				}
-			deliver(c, m, v.rule_name, d, group, n);
-		}
+	if (judge_and_charge(c, m, local_ip, &v))
+		dispatch(c, m, v.rule_name);
+	if (out)
+		*out = v;
+}
+
+/* A probe charged before its message was durable, waiting for release. */
+struct held
+{
+	struct held *next;
+	struct msg_record m; /* pointers into the fields below */
+	char rule[PROBE_NAME_MAX];
+	char *sensor, *peer_ip, *mail_from;
+	char *rcpt[RELAYCAP_HARD_RCPT];
+	uint8_t *raw;
+};
+
+static void
+held_free(struct held *h)
+{
+	free(h->sensor);
+	free(h->peer_ip);
+	free(h->mail_from);
+	for (size_t i = 0; i < h->m.n_rcpt; i++)
+		free(h->rcpt[i]);
+	free(h->raw);
+	free(h);
+}
+
+static char *
+dup_or_null(const char *s, bool *ok)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*ok = false;
+	return d;
+}
+
+bool
+relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
+                       const char *local_ip, struct probe_verdict *out)
+{
+	struct probe_verdict v;
+	struct held *h;
+	bool ok = true;
+
+	if (!judge_and_charge(c, m, local_ip, &v))
+	{
+		if (out)
+			*out = v;
+		return false;
+	}
+	if (out)
+		*out = v;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		goto oom;
+	h->m = *m;
+	snprintf(h->rule, sizeof(h->rule), "%s", v.rule_name);
+	h->m.sensor = h->sensor = dup_or_null(m->sensor, &ok);
+	h->m.peer_ip = h->peer_ip = dup_or_null(m->peer_ip, &ok);
+	h->m.mail_from = h->mail_from = dup_or_null(m->mail_from, &ok);
+	h->m.helo = h->m.tls = h->m.auth_user = h->m.auth_password = NULL;
+	h->m.label = h->m.folder = NULL;
+	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
+		h->rcpt[i] = dup_or_null(m->rcpt_to[i], &ok);
+	h->m.rcpt_to = (const char *const *)h->rcpt;
+	h->raw = malloc(m->raw_len ? m->raw_len : 1);
+	if (!ok || h->raw == NULL)
+	{
+		held_free(h);
+		goto oom;
+	}
+	memcpy(h->raw, m->raw, m->raw_len);
+	h->m.raw = h->raw;
+	h->next = c->held;
+	c->held = h;
+	return true;
+oom:
+{
+	struct relay_decision_record d = {
+	    .message_id = m->id,
+	    .received_at = m->received_at,
+	    .decided_at = now_us(),
+	    .sensor = m->sensor,
+	    .peer_ip = m->peer_ip,
+	    .rule = v.rule_name,
+	    .decision = "relay",
+	    .rcpt = m->rcpt_to,
+	    .n_rcpt = m->n_rcpt,
+	    .final_reply = "not submitted (out of memory)",
+	};
+
+	if (c->record)
+		c->record(c->arg, &d);
+}
+	return false;
+}
+
+void
+relayctl_release(struct relayctl *c, const struct uuid7 *id, bool stored)
+{
+	struct held **pp = &c->held;
+
+	while (*pp && memcmp((*pp)->m.id.b, id->b, sizeof(id->b)) != 0)
+		pp = &(*pp)->next;
+	if (*pp == NULL)
+		return;
+	{
+		struct held *h = *pp;
+
+		*pp = h->next;
+		/* a message that was never stored is never delivered */
+		if (stored)
+			dispatch(c, &h->m, h->rule);
+		held_free(h);
 	}
 }
 
@@ -451,6 +586,13 @@ relayctl_free(struct relayctl *c)
 {
 	if (c == NULL)
 		return;
+	while (c->held)
+	{
+		struct held *h = c->held;
+
+		c->held = h->next;
+		held_free(h);
+	}
 	relay_free(c->relay); /* cancelled deliveries report their records */
 	probe_engine_free(c->probe);
 	relaycap_free(c->caps);

@@ -33,7 +33,8 @@ struct relayctl_settings
 	char smarthost[256];
 	char resolver[128];
 	char helo_name[256];
-	char kill_file[512]; /* the kill switch is on while this file exists */
+	char kill_file[512];     /* the kill switch is on while this file exists */
+	char decision_file[512]; /* where the daemon appends decision records */
 };
 
 void relayctl_settings_default(struct relayctl_settings *s);
@@ -93,6 +94,16 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
  */
 void relayctl_consider(struct relayctl *c, const struct msg_record *m,
                        const char *local_ip, struct probe_verdict *out);
+
+/*
+ * The same, for a message whose durability is not yet known (the spool
+ * fsync is pending): a probe the caps allow is held (copied) and true is
+ * returned; relayctl_release() then delivers it if the message was stored,
+ * or drops it if not.  Refusals are recorded at once, as above.
+ */
+bool relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
+                            const char *local_ip, struct probe_verdict *out);
+void relayctl_release(struct relayctl *c, const struct uuid7 *id, bool stored);
 
 /* The kill switch (also on while relay.kill_file exists). */
 void relayctl_kill(struct relayctl *c, bool on);

@@ -245,9 +245,63 @@ test_decisions(void)
 	event_base_free(base);
 }
 
+/* A probe accepted before its spool fsync is held: released as stored it
+ * is delivered, released as not stored it is dropped without a trace. */
+static void
+test_hold_release(void)
+{
+	struct event_base *base = event_base_new();
+	struct relayctl_settings s;
+	struct relayctl *c;
+	struct seen_records rec;
+	char err[200], sh[64];
+	const char *r1[] = {"box@drop.test"};
+	struct msg_record m1, m2;
+
+	memset(&rec, 0, sizeof(rec));
+	relayctl_settings_default(&s);
+	snprintf(sh, sizeof(sh), "127.0.0.1:%d", closed_port(SOCK_STREAM));
+	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
+	                            sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.smarthost", sh, err, sizeof(err)));
+	CHECK(
+	    relayctl_settings_set(&s, "relay.max_attempts", "1", err, sizeof(err)));
+	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	c = base ? relayctl_new(base, &s, on_record, &rec, err, sizeof(err)) : NULL;
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	{
+		/* the caller's buffers may change after the call: held is a copy */
+		char raw[] = "Subject: x\r\n\r\nbody\r\n";
+
+		m1 = message("192.0.2.5", r1, 1, raw);
+		CHECK(relayctl_consider_held(c, &m1, NULL, NULL));
+		memset(raw, 'Z', sizeof(raw) - 1);
+	}
+	m2 = message("192.0.2.6", r1, 1, "x\r\n");
+	CHECK(relayctl_consider_held(c, &m2, NULL, NULL));
+	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
+	relayctl_release(c, &m2.id, false); /* spool failed: dropped */
+	relayctl_release(c, &m2.id, true);  /* unknown now: ignored */
+	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
+	relayctl_release(c, &m1.id, true);
+	CHECK(relayctl_pending(c) == 1);
+	run_until_idle(base, c);
+	CHECK(rec.n == 1 && strcmp(rec.decision[0], "relay") == 0 &&
+	      strstr(rec.reply[0], "refused") != NULL);
+	/* a held probe at shutdown is freed without a record */
+	CHECK(relayctl_consider_held(c, &m2, NULL, NULL));
+	relayctl_free(c);
+	CHECK(rec.n == 1);
+	event_base_free(base);
+}
+
 void
 test_relayctl(void)
 {
 	test_settings();
 	test_decisions();
+	test_hold_release();
 }
