@@ -64,31 +64,43 @@ def daemon(pg, tmp_path):
 
     sink.handle_RCPT = rcpt
     ctl, sport = start_server(sink)
-    port, mport = free_port(), free_port()
     spool = tmp_path / "spool"
     spool.mkdir()
     decisions = tmp_path / "decisions.copy"
     with pg.connect() as c:
         c.execute("TRUNCATE spamlab.message, spamlab.relay_decision")
-    proc = subprocess.Popen([
-        INGESTD, f"--listen=127.0.0.1:{port}",
-        f"--metrics_listen=127.0.0.1:{mport}", f"--spool_dir={spool}",
-        f"--pg_dsn={pg.dsn(user='spamlab_ingest')}", "--starttls=off",
-        "--relay.enabled=on", f"--relay.smarthost=127.0.0.1:{sport}",
-        "--relay.rule=self: mentions-trap max-rcpt=3",
-        "--relay.trap_name=trap.example.test",
-        "--relay.max_per_day=4", "--relay.max_per_peer=4",
-        "--relay.max_attempts=1", f"--relay.decision_file={decisions}",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    procs = []
+
+    def start():
+        """Start ingestd (again, on the same spool); its SMTP port."""
+        port, mport = free_port(), free_port()
+        proc = subprocess.Popen([
+            INGESTD, f"--listen=127.0.0.1:{port}",
+            f"--metrics_listen=127.0.0.1:{mport}", f"--spool_dir={spool}",
+            f"--pg_dsn={pg.dsn(user='spamlab_ingest')}", "--starttls=off",
+            "--relay.enabled=on", f"--relay.smarthost=127.0.0.1:{sport}",
+            "--relay.rule=self: mentions-trap max-rcpt=3",
+            "--relay.trap_name=trap.example.test",
+            "--relay.max_per_day=4", "--relay.max_per_peer=4",
+            "--relay.max_attempts=1", f"--relay.decision_file={decisions}",
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
         wait_port(port, proc)
-        yield port, sink, decisions
+        return port
+
+    def stop():
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    try:
+        yield start, stop, sink, decisions
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop()
         ctl.stop()
 
 
@@ -101,7 +113,8 @@ def load_decisions(pg, path):
 
 
 def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
-    port, sink, decisions = daemon
+    start, stop, sink, decisions = daemon
+    port = start()
     with smtplib.SMTP("127.0.0.1", port) as s:
         # 1: the trap's own address (the local address) in the subject
         s.sendmail("probe@spam.test", ["box@probe.test"],
@@ -119,6 +132,14 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
     assert wait_for(lambda: decisions.exists() and len(sink.messages) >= 3)
     time.sleep(1.0)  # let any (wrong) extra delivery show up
     assert len(sink.messages) == 3
+    # a restart does not reset the day's caps (relay-caps.state)
+    stop()
+    port = start()
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.sendmail("probe@spam.test", ["late@probe.test"],
+                   probe("after restart 127.0.0.1"))
+    time.sleep(1.0)
+    assert len(sink.messages) == 3
     assert sink.messages[0][1] == ["box@probe.test"]
     assert b"Subject: test of 127.0.0.1" in sink.messages[0][2]
     assert all(b"cheap pills" not in m[2] for m in sink.messages)
@@ -127,7 +148,7 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
     def stored():
         with pg.connect() as c:
             n = c.execute("SELECT count(*) FROM spamlab.message").fetchone()[0]
-        return n == 13
+        return n == 14
     assert wait_for(stored, timeout=30)
     with pg.connect() as c:
         refused_copy = c.execute(
@@ -156,6 +177,6 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
     assert len(by[("relay", "")]) == 4
     assert sum(1 for r in by[("relay", "")] if r[3]) == 3
     assert [r[2] for r in by[("relay", "")] if not r[3]] == [550]
-    assert len(by[("capped", "cap-day")]) == 8
-    assert joined == 12  # each decision names a stored message
-    assert daily == [(13, 12, 4, 3, 8)]
+    assert len(by[("capped", "cap-day")]) == 9
+    assert joined == 13  # each decision names a stored message
+    assert daily == [(14, 13, 4, 3, 9)]

@@ -8,8 +8,12 @@
  */
 #include "relaycap.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KEY_MAX 256
 
@@ -155,6 +159,12 @@ relaycap_rcpt_domain(const char *addr, char *out, size_t outlen)
 	return true;
 }
 
+static int64_t
+utc_day(int64_t now)
+{
+	return now >= 0 ? now / 86400 : -1 - (-now - 1) / 86400;
+}
+
 static size_t
 slot_hash(char kind, const char *key)
 {
@@ -218,7 +228,7 @@ relaycap_charge(struct relaycap *c, int64_t now, const char *peer_ip,
 	char dom[RELAYCAP_HARD_RCPT][KEY_MAX];
 	char peer[KEY_MAX];
 	size_t nd = 0;
-	int64_t day = now >= 0 ? now / 86400 : -1 - (-now - 1) / 86400;
+	int64_t day = utc_day(now);
 
 	if (!c->cfg.enabled)
 		return RELAYCAP_DISABLED;
@@ -261,4 +271,108 @@ relaycap_charge(struct relaycap *c, int64_t now, const char *peer_ip,
 	for (size_t j = 0; j < nd; j++)
 		slot_add(c, 'd', dom[j]);
 	return RELAYCAP_OK;
+}
+
+/* Keys are IP addresses and domains: no blanks, no control characters. */
+static bool
+key_ok(const char *k)
+{
+	if (k[0] == '\0')
+		return false;
+	for (const char *p = k; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+bool
+relaycap_save(const struct relaycap *c, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	bool ok;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return false;
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return false;
+	fprintf(f, "spamlab-relaycap 1\nday %lld\ntoday %u\n", (long long)c->day,
+	        c->today);
+	for (size_t i = 0; i < c->nslots; i++)
+		if (c->slot[i].used && key_ok(c->slot[i].key))
+			fprintf(f, "%c %u %s\n", c->slot[i].kind, c->slot[i].count,
+			        c->slot[i].key);
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = (fclose(f) == 0) && ok;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok)
+		unlink(tmp);
+	return ok;
+}
+
+bool
+relaycap_load(struct relaycap *c, const char *path, int64_t now)
+{
+	FILE *f = fopen(path, "r");
+	char line[KEY_MAX + 64], key[KEY_MAX];
+	long long day;
+	unsigned today, count;
+	char kind;
+	bool ok = false;
+
+	if (f == NULL)
+	{
+		if (errno == ENOENT)
+			return true;
+		c->day = utc_day(now); /* fail closed, as below */
+		c->today = c->cfg.per_day;
+		return false;
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, "spamlab-relaycap 1\n") != 0 ||
+	    fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "day %lld", &day) != 1 ||
+	    fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "today %u", &today) != 1)
+		goto out;
+	memset(c->slot, 0, c->nslots * sizeof(*c->slot));
+	c->day = utc_day(now);
+	c->today = 0;
+	if (day != c->day)
+	{
+		ok = true; /* another day's counts: today starts at zero */
+		goto out;
+	}
+	c->today = today;
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		struct slot *s;
+
+		if (sscanf(line, "%c %u %255s", &kind, &count, key) != 3 ||
+		    (kind != 'p' && kind != 'd'))
+			goto out;
+		s = slot_find(c, kind, key);
+		if (s == NULL)
+			goto out; /* more entries than this configuration holds */
+		if (!s->used)
+		{
+			s->used = true;
+			s->kind = kind;
+			memcpy(s->key, key, strlen(key) + 1);
+			s->count = 0;
+		}
+		s->count += count;
+	}
+	ok = true;
+out:
+	if (!ok)
+	{
+		/* unreadable: fail closed, as if the day's caps were used up */
+		c->day = utc_day(now);
+		c->today = c->cfg.per_day;
+	}
+	fclose(f);
+	return ok;
 }

@@ -7,7 +7,9 @@
  * ceilings (RELAYCAP_HARD_*), so no configuration or input can exceed them.
  * Relaying is off unless enabled; the kill switch stops it at once.  A
  * probe is charged all-or-nothing: when any cap would be exceeded nothing is
- * counted and nothing may be sent.  Memory is fixed at creation.
+ * counted and nothing may be sent.  Memory is fixed at creation; the
+ * counts can be saved to a file after each charge and loaded at start, so a
+ * restart does not reset the day.
  */
 #ifndef SPAMLAB_RELAYCAP_H
 #define SPAMLAB_RELAYCAP_H
@@ -64,6 +66,17 @@ void relaycap_kill(struct relaycap *c, bool on);
 enum relaycap_result relaycap_charge(struct relaycap *c, int64_t now,
                                      const char *peer_ip,
                                      const char *const *rcpt, size_t n_rcpt)
+    __attribute__((warn_unused_result));
+
+/*
+ * Keep the day's counts across restarts: save writes them to path
+ * atomically (temporary file, fsync, rename); load reads them back if they
+ * are for the UTC day of `now` (a missing file is fine: nothing charged).
+ * False on an I/O error or a malformed file (nothing loaded then).
+ */
+bool relaycap_save(const struct relaycap *c, const char *path)
+    __attribute__((warn_unused_result));
+bool relaycap_load(struct relaycap *c, const char *path, int64_t now)
     __attribute__((warn_unused_result));
 
 /* Probes charged today (as of the last charge). */

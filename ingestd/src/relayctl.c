@@ -23,6 +23,7 @@ struct relayctl
 	void *arg;
 	struct relayctl_stats stats;
 	struct held *held; /* probes waiting for their message to be durable */
+	bool state_ok;     /* the caps' state file loaded (or none was set) */
 };
 
 /* One delivery in flight: what its record needs when it ends. */
@@ -235,6 +236,15 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (c->s.state_file[0])
+	{
+		struct timeval tv;
+
+		gettimeofday(&tv, NULL);
+		c->state_ok = relaycap_load(c->caps, c->s.state_file, tv.tv_sec);
+	}
+	else
+		c->state_ok = true;
 	/* no client (and no resolver socket) unless relaying is on */
 	if (c->s.caps.enabled)
 	{
@@ -246,6 +256,12 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 fail:
 	relayctl_free(c);
 	return NULL;
+}
+
+bool
+relayctl_state_ok(const struct relayctl *c)
+{
+	return c->state_ok;
 }
 
 void
@@ -443,6 +459,9 @@ judge_and_charge(struct relayctl *c, const struct msg_record *m,
 		relaycap_kill(c->caps, true);
 	cap = relaycap_charge(c->caps, m->received_at / 1000000, m->peer_ip,
 	                      m->rcpt_to, m->n_rcpt);
+	if (cap == RELAYCAP_OK && c->s.state_file[0] &&
+	    !relaycap_save(c->caps, c->s.state_file))
+		c->stats.state_errors++;
 	if (cap == RELAYCAP_OK && c->relay != NULL)
 		return true;
 	if (cap == RELAYCAP_OK)

@@ -35,6 +35,7 @@ struct relayctl_settings
 	char helo_name[256];
 	char kill_file[512];     /* the kill switch is on while this file exists */
 	char decision_file[512]; /* where the daemon appends decision records */
+	char state_file[512];    /* the caps' counts survive restarts here */
 };
 
 void relayctl_settings_default(struct relayctl_settings *s);
@@ -105,6 +106,9 @@ bool relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
                             const char *local_ip, struct probe_verdict *out);
 void relayctl_release(struct relayctl *c, const struct uuid7 *id, bool stored);
 
+/* False when the state file could not be read (today's caps used up). */
+bool relayctl_state_ok(const struct relayctl *c);
+
 /* The kill switch (also on while relay.kill_file exists). */
 void relayctl_kill(struct relayctl *c, bool on);
 
@@ -115,6 +119,7 @@ size_t relayctl_pending(const struct relayctl *c);
 struct relayctl_stats
 {
 	uint64_t judged, probes, relayed, delivered, failed, refused[8];
+	uint64_t state_errors; /* the caps' state file could not be saved */
 };
 void relayctl_get_stats(const struct relayctl *c, struct relayctl_stats *out);
 

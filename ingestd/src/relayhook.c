@@ -58,9 +58,21 @@ relay_hook_start(const struct config *cfg, char *err, size_t errsz)
 	else
 		snprintf(g_decision_file, sizeof(g_decision_file),
 		         "%s/relay-decisions.copy", cfg->spool_dir);
+	if (s.state_file[0] == '\0' &&
+	    snprintf(s.state_file, sizeof(s.state_file), "%s/relay-caps.state",
+	             cfg->spool_dir) >= (int)sizeof(s.state_file))
+	{
+		snprintf(err, errsz, "spool_dir too long for relay.state_file");
+		return false;
+	}
 	g_relay = relayctl_new(g_daemon.base, &s, hook_record, NULL, err, errsz);
 	if (g_relay == NULL)
 		return false;
+	if (!relayctl_state_ok(g_relay))
+		log_event(LOG_WARN, NULL, "relay_state_unreadable",
+		          "file=%s effect=\"no probe is delivered until the next "
+		          "UTC day\"",
+		          s.state_file);
 	log_event(
 	    LOG_WARN, NULL, "relay_enabled", "mode=%s max_per_day=%u decisions=%s",
 	    s.smarthost[0] ? "smarthost" : "mx", s.caps.per_day, g_decision_file);

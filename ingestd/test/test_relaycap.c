@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "relaycap.h"
 #include "unit.h"
@@ -132,6 +133,51 @@ test_flood(void)
 	relaycap_free(c);
 }
 
+/* The day's counts survive a restart through the state file; another
+ * day's file is ignored; a damaged file fails closed. */
+static void
+test_state_file(void)
+{
+	struct relaycap_config cfg = {true, 3, 2, 5, 2};
+	struct relaycap *a = relaycap_new(&cfg), *b = relaycap_new(&cfg);
+	const char *one[] = {"x@a.test"};
+	int64_t t = 20002 * (int64_t)DAY + 100;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/relaycap-test.%d", (int)getpid());
+	unlink(path);
+	CHECK(a && b);
+	if (!a || !b)
+		return;
+	CHECK(relaycap_load(b, path, t)); /* no file: nothing charged */
+	CHECK(relaycap_charge(a, t, "p1", one, 1) == RELAYCAP_OK);
+	CHECK(relaycap_charge(a, t, "p1", one, 1) == RELAYCAP_OK);
+	CHECK(relaycap_save(a, path));
+	/* "restarted": b knows p1 had 2 and the day had 2 */
+	CHECK(relaycap_load(b, path, t + 60));
+	CHECK(relaycap_today(b) == 2);
+	CHECK(relaycap_charge(b, t + 60, "p1", one, 1) == RELAYCAP_PEER);
+	CHECK(relaycap_charge(b, t + 60, "p2", one, 1) == RELAYCAP_OK);
+	CHECK(relaycap_charge(b, t + 60, "p3", one, 1) == RELAYCAP_DAY);
+	/* the next day the file counts for nothing */
+	CHECK(relaycap_load(b, path, t + DAY));
+	CHECK(relaycap_today(b) == 0);
+	CHECK(relaycap_charge(b, t + DAY, "p1", one, 1) == RELAYCAP_OK);
+	/* damaged: refused, and today counts as used up */
+	f = fopen(path, "w");
+	if (f)
+	{
+		fputs("spamlab-relaycap 1\nday x\n", f);
+		fclose(f);
+	}
+	CHECK(!relaycap_load(b, path, t));
+	CHECK(relaycap_charge(b, t, "p9", one, 1) == RELAYCAP_DAY);
+	unlink(path);
+	relaycap_free(a);
+	relaycap_free(b);
+}
+
 void
 test_relaycap(void)
 {
@@ -139,4 +185,5 @@ test_relaycap(void)
 	test_clamp();
 	test_caps();
 	test_flood();
+	test_state_file();
 }
