@@ -1,11 +1,10 @@
 /*
- * dnsmx.h: MX lookups on the event loop.
+ * dnsmx.h: MX query and answer packets.
  *
  * libevent's evdns resolves A, AAAA and PTR only, so MX queries are built
- * and parsed here and sent over UDP to one configured resolver; the MX
- * hosts' addresses are then resolved with evdns.  The packet code is pure
- * and bounds-checked (every offset is checked against the packet length
- * before it is read; compression pointers may only point backwards).
+ * and parsed here (and sent by mxlookup.c).  Pure and bounds-checked: every
+ * offset is checked against the packet length before it is read, and
+ * compression pointers may only point backwards.
  */
 #ifndef SPAMLAB_DNSMX_H
 #define SPAMLAB_DNSMX_H
@@ -13,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #define DNSMX_HOSTS_MAX 8
 #define DNSMX_NAME_MAX  256 /* a presentation-form name, NUL included */
@@ -44,25 +42,5 @@ size_t dnsmx_build_query(uint8_t *buf, size_t cap, uint16_t id,
 /* Parse an answer to query id; up to DNSMX_HOSTS_MAX hosts into out. */
 enum dnsmx_status dnsmx_parse(const uint8_t *pkt, size_t len, uint16_t id,
                               struct dnsmx_host *out, size_t *n_out);
-
-struct event_base;
-struct dnsmx_query;
-
-typedef void (*dnsmx_cb)(void *arg, enum dnsmx_status status,
-                         const struct dnsmx_host *hosts, size_t n);
-
-/*
- * Ask the resolver at ns for domain's MX records; cb runs exactly once,
- * later, from the loop (unless cancelled).  Each try waits timeout_ms; the
- * query is sent `tries` times at most.  NULL on a bad domain or no memory.
- */
-struct dnsmx_query *dnsmx_lookup(struct event_base *base,
-                                 const struct sockaddr *ns, socklen_t ns_len,
-                                 const char *domain, unsigned timeout_ms,
-                                 unsigned tries, dnsmx_cb cb, void *arg)
-    __attribute__((warn_unused_result));
-
-/* Stop a lookup; its callback will not run. */
-void dnsmx_cancel(struct dnsmx_query *q);
 
 #endif /* SPAMLAB_DNSMX_H */

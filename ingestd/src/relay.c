@@ -50,7 +50,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "dnsmx.h"
+#include "mxlookup.h"
 #include "relaycap.h"
 
 #define RELAY_LINE_MAX  1000 /* reply line (RFC 5321 4.5.3.1.5: 512) */
