@@ -665,6 +665,7 @@ on_reply(struct job *j, int code)
 		goto refused;
 	switch (j->state)
 	{
+		case JOB_CONNECT: /* a banner read before the connected event */
 		case JOB_BANNER:
 			send_line(j, JOB_EHLO, "EHLO %s\r\n", j->relay->helo);
 			break;
@@ -782,9 +783,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			struct timeval rt = ms_tv(j->relay->cfg.command_timeout_ms);
 
 			bufferevent_set_timeouts(bev, &rt, &rt);
-			j->state = JOB_BANNER;
-			j->reply_code = 0;
-			j->reply_lines = 0;
+			/* the banner may have been read before this event */
+			if (j->state == JOB_CONNECT)
+				j->state = JOB_BANNER;
 		}
 		return;
 	}
@@ -843,6 +844,8 @@ connect_host(struct job *j)
 	bufferevent_set_timeouts(j->bev, &ct, &ct);
 	bufferevent_enable(j->bev, EV_READ | EV_WRITE);
 	j->state = JOB_CONNECT;
+	j->reply_code = 0;
+	j->reply_lines = 0;
 	if (bufferevent_socket_connect(j->bev, (struct sockaddr *)&j->addr,
 	                               (int)j->addr_len) < 0)
 	{

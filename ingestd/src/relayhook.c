@@ -38,7 +38,13 @@ hook_record(void *arg, const struct relay_decision_record *d)
 	          sid, d->rule, d->decision, d->cap ? d->cap : "-",
 	          d->target ? d->target : "-", d->attempts, d->final_code,
 	          d->delivered_at ? "yes" : "no", reply);
-	if (!relayrec_file_append(g_decision_file, d, true))
+	/*
+	 * Delivery outcomes (a few hundred a day at most) are fsynced; refusals
+	 * can come in floods, so they are only written: an fsync each would
+	 * stall the event loop.
+	 */
+	if (!relayrec_file_append(g_decision_file, d,
+	                          strcmp(d->decision, "relay") == 0))
 		log_event(LOG_ERROR, NULL, "relay_decision_write_failed",
 		          "file=%s error=\"%s\"", g_decision_file, strerror(errno));
 }
