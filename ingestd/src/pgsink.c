@@ -17,6 +17,13 @@
  *   COPY pg_temp.ingest_stage_session FROM STDIN (FORMAT binary)
  *   INSERT ... SELECT ... ON CONFLICT DO NOTHING (x 2 + 3); COMMIT
  *
+ * Fast path (direct_copy): while no replay is seen, a batch without AUTH
+ * passwords COPYs its messages straight into spamlab.message, which is
+ * cheaper than staging.  That COPY either inserts every row or fails whole;
+ * a unique violation (a replay) rolls back and sends the batch, and the
+ * next SINK_STAGED_AFTER_CONFLICT batches, through staging + ON CONFLICT.
+ * Either way no key is ever stored twice.
+ *
  * Errors after BEGIN send ROLLBACK, then: a data or constraint error
  * (SQLSTATE class 22, 23, 54) retries the batch's records one per
  * transaction so the bad one is isolated and REJECTED; anything else
@@ -36,8 +43,9 @@
 
 #include "copybin.h"
 
-#define SINK_CONNECT_TIMEOUT_MS 10000
-#define SINK_ERRLEN             512
+#define SINK_CONNECT_TIMEOUT_MS    10000
+#define SINK_STAGED_AFTER_CONFLICT 16
+#define SINK_ERRLEN                512
 
 enum sink_state
 {
@@ -63,6 +71,8 @@ struct item
 	size_t len;
 	int64_t ts;        /* received_at / started_at, Unix us */
 	int64_t queued_us; /* monotonic, for lag and the flush timer */
+	size_t last_off;   /* message: offset of its last field (password) */
+	bool has_pw;       /* message: the password is not NULL */
 	char id[UUID7_STRLEN + 1];
 	pgsink_done_fn done;
 	void *arg;
@@ -128,6 +138,10 @@ struct pgsink
 	int nsteps, cur;
 	enum copy_phase copy;
 	struct item *copy_item;
+	bool copy_hdr_sent;   /* direct COPY: this item's field count is out */
+	bool batch_direct;    /* messages go straight into spamlab.message */
+	unsigned staged_left; /* batches still to stage after a conflict */
+	char sqlstate[6];     /* of the batch's first error */
 	bool step_failed;
 	bool batch_failed; /* set before ROLLBACK */
 	bool batch_data_error;
@@ -302,6 +316,7 @@ pgsink_config_default(struct pgsink_config *cfg)
 	cfg->backoff_min_ms = 100;
 	cfg->backoff_max_ms = 30000;
 	cfg->max_attempts = 0;
+	cfg->direct_copy = true;
 	cfg->ensure_partitions = true;
 	cfg->partition_min_year = 1990;
 	cfg->application_name = "ingestd";
@@ -536,7 +551,29 @@ kick(struct pgsink *s)
 		event_active(s->kick_ev, EV_TIMEOUT, 0);
 }
 
-static bool
+static int32_t
+get_be32(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	                 (uint32_t)p[2] << 8 | p[3]);
+}
+
+/* Offset of field k (its length word) in an encoded tuple. */
+static size_t
+tuple_field_offset(const uint8_t *buf, int k)
+{
+	size_t pos = 2;
+
+	for (int i = 0; i < k; i++)
+	{
+		int32_t n = get_be32(buf + pos);
+
+		pos += 4 + (n > 0 ? (size_t)n : 0);
+	}
+	return pos;
+}
+
+static struct item *
 enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
         const struct uuid7 *id, pgsink_done_fn done, void *arg)
 {
@@ -545,7 +582,12 @@ enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
 	if (b->oom || !(it = calloc(1, sizeof(*it))))
 	{
 		copybuf_free(b);
-		return false;
+		return NULL;
+	}
+	if (kind == ITEM_MESSAGE)
+	{
+		it->last_off = tuple_field_offset(b->data, RECORD_MESSAGE_FIELDS - 1);
+		it->has_pw = get_be32(b->data + it->last_off) != -1;
 	}
 	it->kind = kind;
 	it->buf = b->data;
@@ -557,7 +599,7 @@ enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
 	it->arg = arg;
 	q_push_tail(&s->queue, it);
 	kick(s);
-	return true;
+	return it;
 }
 
 bool
@@ -574,7 +616,8 @@ pgsink_add_message(struct pgsink *s, const struct msg_record *msg,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_MESSAGE, msg->received_at, &msg->id, done, arg);
+	return enqueue(s, &b, ITEM_MESSAGE, msg->received_at, &msg->id, done,
+	               arg) != NULL;
 }
 
 bool
@@ -591,7 +634,8 @@ pgsink_add_session(struct pgsink *s, const struct session_record *ses,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_SESSION, ses->started_at, &ses->id, done, arg);
+	return enqueue(s, &b, ITEM_SESSION, ses->started_at, &ses->id, done, arg) !=
+	       NULL;
 }
 
 /* --- the batch ---------------------------------------------------------- */
@@ -602,7 +646,7 @@ static const char setup_sql[] =
     " id uuid, received_at timestamptz, sensor text, source text,"
     " label text, folder text, peer_ip inet, peer_port int, helo text,"
     " mail_from text, rcpt_to text[], tls text, auth_user text,"
-    " auth_password text, size int, raw bytea, session_id uuid)"
+    " size int, raw bytea, session_id uuid, auth_password text)"
     " ON COMMIT DELETE ROWS;"
     "ALTER TABLE ingest_stage_message ALTER raw SET STORAGE EXTERNAL;"
     "CREATE TEMP TABLE IF NOT EXISTS ingest_stage_session ("
@@ -626,6 +670,11 @@ static const char insert_message_sql[] =
     " SELECT received_at, id, auth_user, auth_password"
     " FROM pg_temp.ingest_stage_message WHERE auth_password IS NOT NULL"
     " ON CONFLICT DO NOTHING;";
+
+static const char direct_copy_sql[] =
+    "COPY spamlab.message (id, received_at, sensor, source, label, folder,"
+    " peer_ip, peer_port, helo, mail_from, rcpt_to, tls, auth_user, size,"
+    " raw, session_id) FROM STDIN (FORMAT binary)";
 
 static const char insert_session_sql[] =
     "INSERT INTO spamlab.smtp_session (id, sensor, started_at, ended_at,"
@@ -722,7 +771,7 @@ static void
 batch_take(struct pgsink *s)
 {
 	size_t rows = 0, bytes = 0;
-	bool msgs = false, sess = false;
+	bool msgs = false, sess = false, pw = false;
 
 	while (s->queue.head)
 	{
@@ -737,7 +786,12 @@ batch_take(struct pgsink *s)
 		bytes += it->len;
 		msgs |= it->kind == ITEM_MESSAGE;
 		sess |= it->kind == ITEM_SESSION;
+		pw |= it->kind == ITEM_MESSAGE && it->has_pw;
 	}
+	s->batch_direct = msgs && !pw && s->cfg.direct_copy && s->staged_left == 0;
+	if (msgs && s->staged_left)
+		s->staged_left--;
+	s->sqlstate[0] = '\0';
 	batch_plan_partitions(s);
 	s->nsteps = 0;
 	if (s->n_ensure)
@@ -776,14 +830,17 @@ step_send(struct pgsink *s)
 			q = "BEGIN";
 			break;
 		case STEP_COPY_MESSAGE:
-			q = "COPY pg_temp.ingest_stage_message FROM STDIN (FORMAT binary)";
+			q = s->batch_direct ? direct_copy_sql
+			                    : "COPY pg_temp.ingest_stage_message FROM STDIN"
+			                      " (FORMAT binary)";
 			break;
 		case STEP_COPY_SESSION:
 			q = "COPY pg_temp.ingest_stage_session FROM STDIN (FORMAT binary)";
 			break;
 		case STEP_INSERT:
 			snprintf(sql, sizeof(sql), "%s%sCOMMIT",
-			         s->batch_has_msgs ? insert_message_sql : "",
+			         s->batch_has_msgs && !s->batch_direct ? insert_message_sql
+			                                               : "",
 			         s->batch_has_sess ? insert_session_sql : "");
 			break;
 		case STEP_ROLLBACK:
@@ -812,6 +869,7 @@ copy_push(struct pgsink *s)
 					return r;
 				s->copy = COPY_ROWS;
 				s->copy_item = s->inflight.head;
+				s->copy_hdr_sent = false;
 				break;
 			case COPY_ROWS:
 				while (s->copy_item && s->copy_item->kind != want)
@@ -821,10 +879,29 @@ copy_push(struct pgsink *s)
 					s->copy = COPY_TRAILER;
 					break;
 				}
-				r = PQputCopyData(s->conn, (const char *)s->copy_item->buf,
-				                  (int)s->copy_item->len);
+				if (want == ITEM_MESSAGE && s->batch_direct)
+				{
+					/* the tuple without its last field (the password) */
+					static const char nfields[2] = {0,
+					                                RECORD_MESSAGE_FIELDS - 1};
+
+					if (!s->copy_hdr_sent)
+					{
+						r = PQputCopyData(s->conn, nfields, 2);
+						if (r != 1)
+							return r;
+						s->copy_hdr_sent = true;
+					}
+					r = PQputCopyData(s->conn,
+					                  (const char *)s->copy_item->buf + 2,
+					                  (int)(s->copy_item->last_off - 2));
+				}
+				else
+					r = PQputCopyData(s->conn, (const char *)s->copy_item->buf,
+					                  (int)s->copy_item->len);
 				if (r != 1)
 					return r;
+				s->copy_hdr_sent = false;
 				s->copy_item = s->copy_item->next;
 				break;
 			case COPY_TRAILER:
@@ -866,6 +943,13 @@ step_result(struct pgsink *s, PGresult *r)
 	}
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 	{
+		if (s->steps[s->cur] == STEP_COPY_MESSAGE && s->batch_direct)
+		{
+			long n = strtol(PQcmdTuples(r), NULL, 10);
+
+			s->batch_rows_inserted += n;
+			s->batch_msgs_inserted += n;
+		}
 		if (s->steps[s->cur] == STEP_INSERT &&
 		    strncmp(PQcmdStatus(r), "INSERT", 6) == 0)
 		{
@@ -887,6 +971,7 @@ step_result(struct pgsink *s, PGresult *r)
 
 		s->step_failed = true;
 		s->batch_data_error = is_data_error(state);
+		snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", state ? state : "");
 		snprintf(what, sizeof(what), "sqlstate=%s", state ? state : "?");
 		set_error(s, what,
 		          PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
@@ -917,6 +1002,15 @@ batch_end(struct pgsink *s, bool ok)
 			s->single_left -= s->single_left < n ? s->single_left : n;
 		while ((it = q_pop_head(&done)))
 			item_finish(it, PGSINK_COMMITTED);
+		return;
+	}
+	if (s->batch_direct && strcmp(s->sqlstate, "23505") == 0)
+	{
+		/* a replay: some key is stored already; go through staging */
+		q_prepend(&s->queue, &done);
+		s->staged_left = SINK_STAGED_AFTER_CONFLICT;
+		sink_log("info", "replay",
+		         "rows=%zu hold stored keys; loading through staging", n);
 		return;
 	}
 	s->st.batch_errors++;
@@ -965,6 +1059,7 @@ step_done(struct pgsink *s)
 				month_remember(s, s->ensure_months[i]);
 		s->step_failed = false;
 		s->batch_data_error = false;
+		s->sqlstate[0] = '\0';
 	}
 	if (k == STEP_ROLLBACK)
 	{
@@ -1007,6 +1102,14 @@ query_advance(struct pgsink *s)
 		if (s->copy >= COPY_HEADER && s->copy < COPY_DONE)
 		{
 			r = copy_push(s);
+			if (r < 0 && PQstatus(s->conn) == CONNECTION_OK)
+			{
+				/* the server ended the COPY (an error): read why */
+				set_error(s, "copy", PQerrorMessage(s->conn));
+				s->step_failed = true;
+				s->copy = COPY_DONE;
+				r = 1;
+			}
 			if (r < 0)
 			{
 				conn_lost(s, "copy");

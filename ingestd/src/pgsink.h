@@ -42,6 +42,10 @@ struct pgsink_config
 	unsigned max_attempts;        /* 0: consecutive failed attempts (connect or
 	                             batch) before the sink gives up and fails
 	                             (0 = never: the daemon's setting) */
+	bool direct_copy;             /* true: COPY messages straight into
+	                                 spamlab.message while no replay is seen
+	                                 (a unique violation sends the batch, and
+	                                 the next 16, through the staging table) */
 	bool ensure_partitions;       /* true: call ensure_message_partitions() for
 	                             each new month seen (cached per sink) */
 	int partition_min_year;       /* 1990: months outside [min year, now + 1

@@ -81,13 +81,14 @@ record_encode_message(struct copybuf *b, const struct msg_record *m)
 	}
 	copybin_cstr(b, m->tls);
 	copybin_cstr(b, m->auth_user);
-	copybin_cstr(b, m->auth_password);
 	copybin_int4(b, (int32_t)m->raw_len);
 	copybin_bytea(b, m->raw ? (const void *)m->raw : "", m->raw_len);
 	if (m->has_session)
 		copybin_uuid(b, &m->session_id);
 	else
 		copybin_null(b);
+	/* last, so the tuple minus this field is a spamlab.message row */
+	copybin_cstr(b, m->auth_password);
 	return !b->oom;
 }
 

@@ -102,7 +102,11 @@ void record_content_id(struct uuid7 *out, int64_t received_at,
 
 struct copybuf;
 
-/* Columns of the sink's staging tables, in COPY order. */
+/*
+ * Columns of the sink's staging tables, in COPY order.  A message tuple is
+ * spamlab.message's columns (id ... session_id, 16) then auth_password, so
+ * dropping the last field gives a row for a direct COPY.
+ */
 #define RECORD_MESSAGE_FIELDS 17
 #define RECORD_SESSION_FIELDS 17
 

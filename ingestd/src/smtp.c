@@ -878,11 +878,11 @@ smtp_message_done(struct session *s)
 	struct evbuffer_iovec *chunks = NULL;
 	struct iovec *iov = NULL;
 	struct timespec now;
-	size_t raw_len = evbuffer_get_length(s->body);
+	size_t raw_len = s->body ? evbuffer_get_length(s->body) : 0;
 	int nchunks, niov;
 	bool ok = false;
 
-	if (s->too_big)
+	if (s->too_big || !s->body)
 	{
 		METRIC_INC(M_LIMIT_MESSAGE_SIZE);
 		log_event(LOG_INFO, s->sid, "limit", "limit=message_size max=%lld",

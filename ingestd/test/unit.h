@@ -42,6 +42,8 @@ void test_smtp_base64(void);
 void test_dotstuff(void);
 void test_spool(void);
 void test_spoolrec(void);
+void test_mbox(void);
+void test_record(void);
 void test_probe(void);
 void test_relaycap(void);
 void test_dnsmx(void);

@@ -22,6 +22,8 @@ static const struct
     {"dotstuff", test_dotstuff},
     {"spool", test_spool},
     {"spoolrec", test_spoolrec},
+    {"mbox", test_mbox},
+    {"record", test_record},
     {"probe", test_probe},
     {"relaycap", test_relaycap},
     {"dnsmx", test_dnsmx},

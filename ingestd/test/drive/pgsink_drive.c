@@ -6,7 +6,13 @@
  *   pgsink_drive [--db CONNINFO] [--messages N] [--sessions N] [--size B]
  *                [--poison I,J,...] [--batch-rows N] [--batch-bytes N]
  *                [--repeat K] [--seed S] [--max-attempts N]
+ *                [--flush-ms N] [--trickle-ms N] [--staged] [--no-auth]
  *
+ * --trickle-ms runs the loop N ms after each message, like a daemon fed
+ * by clients (the flush timer, not the row bound, cuts the batches); with
+ * --max-attempts 0 the sink retries for ever, as in the daemon.  --staged
+ * turns the direct COPY fast path off (every batch through staging).
+ * Every third message carries an AUTH password unless --no-auth.
  * Records are deterministic in (seed, index), so a second run is a replay.
  * Message I gets label 'bogus' (a CHECK violation) when listed in --poison.
  */
@@ -60,9 +66,13 @@ main(int argc, char **argv)
 	    {"repeat", required_argument, NULL, 'k'},
 	    {"seed", required_argument, NULL, 'e'},
 	    {"max-attempts", required_argument, NULL, 'a'},
+	    {"flush-ms", required_argument, NULL, 'f'},
+	    {"trickle-ms", required_argument, NULL, 't'},
+	    {"staged", no_argument, NULL, 'S'},
+	    {"no-auth", no_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0}};
 	const char *db = "", *poison = NULL;
-	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1;
+	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
 	struct pgsink_config cfg;
 	struct pgsink_stats st;
 	struct event_base *base;
@@ -70,7 +80,7 @@ main(int argc, char **argv)
 	struct timespec t0, t1;
 	char *raw;
 	int c;
-	bool ok;
+	bool ok, auth = true;
 
 	pgsink_config_default(&cfg);
 	cfg.max_attempts = 5;
@@ -109,6 +119,18 @@ main(int argc, char **argv)
 			case 'a':
 				cfg.max_attempts = (unsigned)atol(optarg);
 				break;
+			case 'f':
+				cfg.flush_ms = (unsigned)atol(optarg);
+				break;
+			case 't':
+				trickle = atol(optarg);
+				break;
+			case 'S':
+				cfg.direct_copy = false;
+				break;
+			case 'N':
+				auth = false;
+				break;
 			default:
 				return 2;
 		}
@@ -143,14 +165,21 @@ main(int argc, char **argv)
 			m.mail_from = "";
 			m.rcpt_to = rcpt;
 			m.n_rcpt = 2;
-			m.auth_user = i % 3 ? NULL : "user";
-			m.auth_password = i % 3 ? NULL : "secret";
+			m.auth_user = i % 3 || !auth ? NULL : "user";
+			m.auth_password = i % 3 || !auth ? NULL : "secret";
 			m.raw = (uint8_t *)raw;
 			m.raw_len = (size_t)size;
 			if (!pgsink_add_message(sink, &m, done_cb, NULL))
 				return 1;
 			if (!pgsink_wait_below(sink, 64 * 1024 * 1024))
 				break;
+			if (trickle > 0)
+			{
+				struct timeval tv = {trickle / 1000, trickle % 1000 * 1000};
+
+				event_base_loopexit(base, &tv);
+				event_base_dispatch(base);
+			}
 		}
 		for (long i = 0; i < nses; i++)
 		{
