@@ -284,39 +284,55 @@ token_char(int c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* Does the needle (n bytes, matched case-insensitively) start at p, as a
+ * whole token of buf? */
+static bool
+token_at(const uint8_t *buf, size_t len, size_t i, const char *needle, size_t n)
+{
+	for (size_t j = 1; j < n; j++)
+		if (lower(buf[i + j]) != lower((unsigned char)needle[j]))
+			return false;
+	/* a whole token: not inside a longer name or number */
+	if (i > 0 && (token_char(buf[i - 1]) || buf[i - 1] == '.'))
+		return false;
+	if (i + n < len)
+	{
+		uint8_t c = buf[i + n];
+
+		if (token_char(c))
+			return false;
+		if (c == '.' && i + n + 1 < len && token_char(buf[i + n + 1]))
+			return false;
+	}
+	return true;
+}
+
 bool
 probe_mentions(const uint8_t *buf, size_t len, const char *needle)
 {
 	size_t n = strlen(needle);
-	int first;
+	int lo, up;
+	const uint8_t *pl = NULL, *pu = NULL, *end;
 
 	if (n == 0 || buf == NULL || len < n)
 		return false;
-	first = lower((unsigned char)needle[0]);
-	for (size_t i = 0; i + n <= len; i++)
+	lo = lower((unsigned char)needle[0]);
+	up = (lo >= 'a' && lo <= 'z') ? lo - 'a' + 'A' : lo;
+	end = buf + (len - n + 1); /* candidate starts are below end */
+	/* memchr for the first byte, in either case: most bytes are skipped
+	   without a compare */
+	pl = memchr(buf, lo, (size_t)(end - buf));
+	pu = up != lo ? memchr(buf, up, (size_t)(end - buf)) : NULL;
+	while (pl != NULL || pu != NULL)
 	{
-		size_t j;
+		const uint8_t *p = (pu == NULL || (pl != NULL && pl < pu)) ? pl : pu;
 
-		if (lower(buf[i]) != first)
-			continue;
-		for (j = 1; j < n; j++)
-			if (lower(buf[i + j]) != lower((unsigned char)needle[j]))
-				break;
-		if (j < n)
-			continue;
-		/* a whole token: not inside a longer name or number */
-		if (i > 0 && (token_char(buf[i - 1]) || buf[i - 1] == '.'))
-			continue;
-		if (i + n < len)
-		{
-			uint8_t c = buf[i + n];
-
-			if (token_char(c))
-				continue;
-			if (c == '.' && i + n + 1 < len && token_char(buf[i + n + 1]))
-				continue;
-		}
-		return true;
+		if (token_at(buf, len, (size_t)(p - buf), needle, n))
+			return true;
+		if (p == pl)
+			pl = p + 1 < end ? memchr(p + 1, lo, (size_t)(end - p - 1)) : NULL;
+		else
+			pu = p + 1 < end ? memchr(p + 1, up, (size_t)(end - p - 1)) : NULL;
 	}
 	return false;
 }
