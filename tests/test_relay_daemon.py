@@ -68,7 +68,8 @@ def daemon(pg, tmp_path):
     spool.mkdir()
     decisions = tmp_path / "decisions.copy"
     with pg.connect() as c:
-        c.execute("TRUNCATE spamlab.message, spamlab.relay_decision")
+        c.execute("TRUNCATE spamlab.message, spamlab.relay_decision,"
+                  " spamlab.smtp_session CASCADE")
     procs = []
 
     def start():
@@ -180,3 +181,21 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
     assert len(by[("capped", "cap-day")]) == 9
     assert joined == 13  # each decision names a stored message
     assert daily == [(14, 13, 4, 3, 9)]
+
+    # both mail sessions came from Python's smtplib: one dialect, from the
+    # sessions the daemon itself recorded (the port probes of wait_port
+    # have no commands and no dialect)
+    def sessions():
+        with pg.connect() as c:
+            return c.execute(
+                "SELECT count(*), count(DISTINCT spamlab.dialect_hash(id)),"
+                " min(spamlab.dialect(id))"
+                " FROM spamlab.smtp_session").fetchone()
+    wait_for(lambda: sessions()[0] >= 2)
+    n, hashes, dialect = sessions()
+    assert n >= 2, sessions()
+    assert hashes == 1
+    # smtplib's lower-case verbs and its SIZE parameter (on loopback every
+    # reply comes back within 1 ms, so it looks pipelined)
+    assert dialect.startswith(
+        "EHLO/l [ip] MAIL/l FROM:<x> size= RCPT/l TO:<x> DATA/l | end=quit")
