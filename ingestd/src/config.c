@@ -181,6 +181,8 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	const struct config_key *k = config_find(key);
 	char *field;
 
+	if (strncmp(key, "relay.", 6) == 0) /* probe relaying: relayctl.c */
+		return relayctl_settings_set(&c->relay, key, value, err, errsz);
 	if (!k)
 	{
 		snprintf(err, errsz, "unknown setting \"%s\"", key);
@@ -242,6 +244,7 @@ config_defaults(struct config *c)
 	char err[256];
 
 	memset(c, 0, sizeof(*c));
+	relayctl_settings_default(&c->relay);
 	for (size_t i = 0; i < NKEYS; i++)
 		if (!config_set(c, keys[i].name, keys[i].def, err, sizeof(err)))
 			fatal("bad built-in default: %s", err);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "relayctl.h"
+
 #define CONFIG_STR_MAX 512
 
 struct config
@@ -45,6 +47,7 @@ struct config
 	int64_t janitor_interval_ms;
 	int64_t sink_batch_rows;
 	int64_t sink_batch_bytes;
+	struct relayctl_settings relay; /* relay.* keys: relayctl.c (issue 6) */
 };
 
 /* Every key at its default. */

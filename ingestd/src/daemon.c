@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgsink.h"
+#include "relayhook.h"
 #include "session.h"
 #include "spool.h"
 #include "spoolrec.h"
@@ -553,6 +554,8 @@ daemon_main(int argc, char **argv)
 	if (!g_daemon.sink)
 		fatal("cannot create the PostgreSQL sink");
 	spool_set_reader(g_daemon.spool, spool_readable, NULL);
+	if (!relay_hook_start(&g_daemon.cfg, err, sizeof(err))) /* issue 6 */
+		fatal("relay: %s", err);
 
 	ev_term = evsignal_new(g_daemon.base, SIGTERM, sigterm_cb, NULL);
 	ev_int = evsignal_new(g_daemon.base, SIGINT, sigterm_cb, NULL);
@@ -586,6 +589,7 @@ daemon_main(int argc, char **argv)
 		if (g_daemon.sessions == s)
 			break;
 	}
+	relay_hook_stop();
 	pgsink_free(g_daemon.sink);
 	spool_close(g_daemon.spool);
 	metrics_stop();

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "relayhook.h"
 #include "session.h"
 #include "spool.h"
 #include "spoolrec.h"
@@ -845,6 +846,7 @@ smtp_spooled(void *arg, bool ok)
 	struct session *s = arg;
 
 	s->spool_wait = false;
+	relay_hook_release(&s->msg_id, ok); /* probe relaying (issue 6) */
 	if (ok)
 	{
 		METRIC_INC(M_MESSAGES);
@@ -944,6 +946,7 @@ smtp_message_done(struct session *s)
 		goto fail;
 	}
 	ok = true;
+	relay_hook_consider(s, &m); /* probe relaying (issue 6) */
 	/* the bytes are in the page cache now: release the memory */
 	session_drop_body(s);
 fail:

@@ -44,5 +44,10 @@ void test_spool(void);
 void test_spoolrec(void);
 void test_mbox(void);
 void test_record(void);
+void test_probe(void);
+void test_relaycap(void);
+void test_dnsmx(void);
+void test_relayctl(void);
+void test_persona(void);
 
 #endif /* SPAMLAB_UNIT_H */

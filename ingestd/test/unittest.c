@@ -24,6 +24,11 @@ static const struct
     {"spoolrec", test_spoolrec},
     {"mbox", test_mbox},
     {"record", test_record},
+    {"probe", test_probe},
+    {"relaycap", test_relaycap},
+    {"dnsmx", test_dnsmx},
+    {"relayctl", test_relayctl},
+    {"persona", test_persona},
 };
 
 int
