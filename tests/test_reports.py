@@ -125,7 +125,7 @@ def test_origin_reports(reports):
         ("GB", 4, "80.00"), ("AU", 1, "20.00")]
     assert rows(reports, "SELECT network::text, messages, origin_ips FROM"
                 " spamlab.report_origin_net ORDER BY messages DESC, 1") == [
-        ("81.2.69.0/24", 2, 2), ("2.125.160.0/24", 2, 1), ("214.0.1.0/24", 1, 1)]
+        ("2.125.160.0/24", 2, 1), ("81.2.69.0/24", 2, 2), ("214.0.1.0/24", 1, 1)]
     assert rows(reports, "SELECT host(ip), messages FROM spamlab.report_origin_ip"
                 " ORDER BY messages DESC, 1 LIMIT 1") == [("2.125.160.216", 2)]
 

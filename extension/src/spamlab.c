@@ -23,6 +23,9 @@ void _PG_init(void);
 void
 _PG_init(void)
 {
+	mime_define_gucs();
+	geoip_define_settings();
+	whois_define_gucs();
 	MarkGUCPrefixReserved("spamlab");
 }
 

@@ -4,4 +4,34 @@
 #ifndef SPAMLAB_H
 #define SPAMLAB_H
 
+#include "postgres.h"
+
+#include "mimewalk.h"
+
+/* mime.c: settings, registered from _PG_init */
+void mime_define_gucs(void);
+
+/*
+ * mime.c: the MIME walk of a raw message, from the per-backend cache of the
+ * last message when it has the same bytes.  *owned says the caller must
+ * mw_free() the result (the cache is off); otherwise it stays valid until
+ * the next call.
+ */
+const struct mw_message *mime_parse_cached(const char *buf, size_t len,
+                                           bool *owned);
+
+/*
+ * headers.c: unfold a raw header value and decode its RFC 2047 encoded
+ * words; valid UTF-8 in palloc'ed memory.  phrase: decode as a display
+ * name (quoted strings), else as unstructured text.
+ */
+char *mime_decode_header(const char *value, size_t len, bool phrase);
+
+/* headers.c: a palloc'ed copy of bytes made valid UTF-8 (NUL to space). */
+char *mime_valid_utf8(const char *buf, size_t len);
+/* geoip.c */
+extern void geoip_define_settings(void);
+/* whois.c */
+void whois_define_gucs(void);
+
 #endif /* SPAMLAB_H */

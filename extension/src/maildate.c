@@ -1,0 +1,412 @@
+/*
+ * maildate.c: a lenient parser for the dates found in mail headers.
+ *
+ * The input is cut into at most MAXTOK tokens (numbers, words, single
+ * punctuation characters), then read by a small set of local patterns:
+ * "H:M[:S]", "YYYY-MM-DD", "D-Mon-Y", "D.M.Y", "+HHMM", month and zone
+ * names; any other token is skipped.  Dates are short, so a bounded token
+ * window keeps the work linear and small whatever the input.
+ */
+#include "maildate.h"
+
+#include <string.h>
+
+#define MAXTOK 64
+
+enum tok_kind
+{
+	TOK_NUM,
+	TOK_WORD,
+	TOK_CH
+};
+
+struct tok
+{
+	enum tok_kind kind;
+	const char *p; /* start of a word */
+	int len;       /* length of a word, digits of a number */
+	long val;      /* value of a number (capped) */
+	char ch;       /* punctuation character */
+};
+
+struct zone
+{
+	const char *name;
+	int minutes;
+};
+
+static const struct zone zones[] = {
+    {"UT", 0},     {"UTC", 0},    {"GMT", 0},     {"Z", 0},       {"EST", -300},
+    {"EDT", -240}, {"CST", -360}, {"CDT", -300},  {"MST", -420},  {"MDT", -360},
+    {"PST", -480}, {"PDT", -420}, {"AKST", -540}, {"AKDT", -480}, {"HST", -600},
+    {"AST", -240}, {"ADT", -180}, {"NST", -210},  {"NDT", -150},  {"CET", 60},
+    {"CEST", 120}, {"MET", 60},   {"MEST", 120},  {"MEZ", 60},    {"MESZ", 120},
+    {"EET", 120},  {"EEST", 180}, {"WET", 0},     {"WEST", 60},   {"BST", 60},
+    {"IST", 330},  {"MSK", 180},  {"JST", 540},   {"KST", 540},   {"HKT", 480},
+    {"SGT", 480},  {"AEST", 600}, {"AEDT", 660},  {"ACST", 570},  {"ACDT", 630},
+    {"AWST", 480}, {"NZST", 720}, {"NZDT", 780},  {"PHT", 480},   {"WIB", 420},
+    {"SAST", 120}, {"BRT", -180}, {"ART", -180},  {"CAT", 120},   {"EAT", 180},
+    {"WAT", 60},   {NULL, 0},
+};
+
+static const char *const months[] = {
+    "january", "february", "march",     "april",   "may",      "june",
+    "july",    "august",   "september", "october", "november", "december",
+};
+
+static const char *const weekdays[] = {
+    "monday", "tuesday",  "wednesday", "thursday",
+    "friday", "saturday", "sunday",
+};
+
+static char
+lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* Is the word (len >= 3) a prefix of name, ignoring case? */
+static bool
+word_abbrev(const struct tok *t, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (t->len < 3 || (size_t)t->len > n)
+		return false;
+	for (int i = 0; i < t->len; i++)
+		if (lower(t->p[i]) != name[i])
+			return false;
+	return true;
+}
+
+static bool
+word_eq(const struct tok *t, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)t->len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(t->p[i]) != lower(w[i]))
+			return false;
+	return true;
+}
+
+/* Month number 1-12 of a word, or 0. */
+static int
+month_of(const struct tok *t)
+{
+	if (t->kind != TOK_WORD)
+		return 0;
+	for (int i = 0; i < 12; i++)
+		if (word_abbrev(t, months[i]))
+			return i + 1;
+	return 0;
+}
+
+static bool
+is_weekday(const struct tok *t)
+{
+	for (int i = 0; i < 7; i++)
+		if (word_abbrev(t, weekdays[i]))
+			return true;
+	return false;
+}
+
+/* Zone offset in minutes of a named zone; false if unknown. */
+static bool
+zone_of(const struct tok *t, int *minutes)
+{
+	for (const struct zone *z = zones; z->name; z++)
+		if (word_eq(t, z->name))
+		{
+			*minutes = z->minutes;
+			return true;
+		}
+	return false;
+}
+
+/* Cut s into tokens; returns how many (at most MAXTOK). */
+static int
+tokenize(const char *s, size_t n, struct tok *t)
+{
+	size_t i = 0;
+	int k = 0;
+
+	while (i < n && k < MAXTOK)
+	{
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= '0' && c <= '9')
+		{
+			long v = 0;
+			int d = 0;
+
+			while (i < n && s[i] >= '0' && s[i] <= '9')
+			{
+				if (v < 100000000L)
+					v = v * 10 + (s[i] - '0');
+				d++;
+				i++;
+			}
+			t[k].kind = TOK_NUM;
+			t[k].val = v;
+			t[k].len = d;
+			k++;
+		}
+		else if ((c | 32) >= 'a' && (c | 32) <= 'z')
+		{
+			size_t st = i;
+
+			while (i < n && (((unsigned char)s[i] | 32) >= 'a' &&
+			                 ((unsigned char)s[i] | 32) <= 'z'))
+				i++;
+			t[k].kind = TOK_WORD;
+			t[k].p = s + st;
+			t[k].len = (int)(i - st > 32 ? 32 : i - st);
+			k++;
+		}
+		else if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' ||
+		         c == ')' || c == '"' || c == '\0')
+			i++;
+		else
+		{
+			t[k].kind = TOK_CH;
+			t[k].ch = (char)c;
+			k++;
+			i++;
+		}
+	}
+	return k;
+}
+
+static bool
+is_ch(const struct tok *t, int k, int i, char c)
+{
+	return i < k && t[i].kind == TOK_CH && t[i].ch == c;
+}
+
+static bool
+is_num(const struct tok *t, int k, int i)
+{
+	return i < k && t[i].kind == TOK_NUM;
+}
+
+static bool
+leap(long y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+mdays(long y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t
+days_from_civil(long y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool
+maildate_parse(const char *s, size_t n, int64_t *out)
+{
+	struct tok t[MAXTOK];
+	int k = tokenize(s, n, t);
+	long year = -1, day = -1, hour = 0, min = 0, sec = 0;
+	int mon = 0, off = 0, ampm = 0, yeardigits = 0;
+	bool have_time = false, have_off = false, named = false;
+
+	for (int i = 0; i < k; i++)
+	{
+		struct tok *c = &t[i];
+
+		if (c->kind == TOK_NUM)
+		{
+			/* H:M[:S[.frac]] */
+			if (!have_time && is_ch(t, k, i + 1, ':') && is_num(t, k, i + 2) &&
+			    c->len <= 2)
+			{
+				hour = c->val;
+				min = t[i + 2].val;
+				i += 2;
+				if (is_ch(t, k, i + 1, ':') && is_num(t, k, i + 2))
+				{
+					sec = t[i + 2].val;
+					i += 2;
+					if ((is_ch(t, k, i + 1, '.') || is_ch(t, k, i + 1, ',')) &&
+					    is_num(t, k, i + 2))
+						i += 2;
+				}
+				have_time = true;
+				continue;
+			}
+			/* YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD */
+			if (year < 0 && c->len == 4 && i + 4 < k &&
+			    t[i + 1].kind == TOK_CH &&
+			    (t[i + 1].ch == '-' || t[i + 1].ch == '/' ||
+			     t[i + 1].ch == '.') &&
+			    is_num(t, k, i + 2) && is_ch(t, k, i + 3, t[i + 1].ch) &&
+			    is_num(t, k, i + 4))
+			{
+				year = c->val;
+				yeardigits = 4;
+				mon = (int)(t[i + 2].val > 12 ? 13 : t[i + 2].val);
+				day = t[i + 4].val;
+				i += 4;
+				continue;
+			}
+			/* D-Mon-Y */
+			if (day < 0 && is_ch(t, k, i + 1, '-') && i + 3 < k &&
+			    month_of(&t[i + 2]) && is_ch(t, k, i + 3, '-') &&
+			    is_num(t, k, i + 4))
+			{
+				day = c->val;
+				mon = month_of(&t[i + 2]);
+				year = t[i + 4].val;
+				yeardigits = t[i + 4].len;
+				i += 4;
+				continue;
+			}
+			/* D.M.Y (and M/D/Y when the first part cannot be a day) */
+			if (mon == 0 && day < 0 && i + 4 < k && t[i + 1].kind == TOK_CH &&
+			    (t[i + 1].ch == '.' || t[i + 1].ch == '/') &&
+			    is_num(t, k, i + 2) && is_ch(t, k, i + 3, t[i + 1].ch) &&
+			    is_num(t, k, i + 4) && c->len <= 2 && t[i + 2].len <= 2)
+			{
+				long a = c->val, b = t[i + 2].val;
+
+				if (t[i + 1].ch == '/' && b > 12)
+				{
+					day = b;
+					mon = (int)(a > 12 ? 13 : a);
+				}
+				else
+				{
+					day = a;
+					mon = (int)(b > 12 ? 13 : b);
+				}
+				year = t[i + 4].val;
+				yeardigits = t[i + 4].len;
+				i += 4;
+				continue;
+			}
+			/* H.M.S once the date is known */
+			if (!have_time && mon && day >= 0 && c->len <= 2 &&
+			    is_ch(t, k, i + 1, '.') && is_num(t, k, i + 2) &&
+			    is_ch(t, k, i + 3, '.') && is_num(t, k, i + 4))
+			{
+				hour = c->val;
+				min = t[i + 2].val;
+				sec = t[i + 4].val;
+				have_time = true;
+				i += 4;
+				continue;
+			}
+			if (year < 0 && (c->len >= 3 || c->val > 31))
+			{
+				year = c->val;
+				yeardigits = c->len;
+			}
+			else if (day < 0 && c->val >= 1 && c->val <= 31)
+				day = c->val;
+			else if (year < 0)
+			{
+				year = c->val;
+				yeardigits = c->len;
+			}
+			continue;
+		}
+		if (c->kind == TOK_CH)
+		{
+			/* numeric zone: +HHMM, -HH, +HH:MM */
+			if ((c->ch == '+' || c->ch == '-') && have_time && !have_off &&
+			    is_num(t, k, i + 1))
+			{
+				struct tok *z = &t[i + 1];
+				long hh, mm = 0;
+
+				if (z->len == 4 || z->len == 3)
+				{
+					hh = z->val / 100;
+					mm = z->val % 100;
+					i++;
+				}
+				else if (z->len <= 2)
+				{
+					hh = z->val;
+					i++;
+					if (is_ch(t, k, i + 1, ':') && is_num(t, k, i + 2))
+					{
+						mm = t[i + 2].val;
+						i += 2;
+					}
+				}
+				else
+					continue;
+				if (hh > 23 || mm > 59)
+					return false;
+				off = (int)(hh * 60 + mm) * (c->ch == '-' ? -1 : 1);
+				have_off = true;
+			}
+			continue;
+		}
+		/* words */
+		if (mon == 0 && month_of(c))
+		{
+			mon = month_of(c);
+			continue;
+		}
+		if (is_weekday(c))
+			continue;
+		if (word_eq(c, "am"))
+			ampm = 1;
+		else if (word_eq(c, "pm"))
+			ampm = 2;
+		else if (!have_off && !named)
+		{
+			int z;
+
+			if (zone_of(c, &z))
+			{
+				off = z;
+				named = true;
+			}
+		}
+	}
+
+	if (year < 0 || mon < 1 || mon > 12 || day < 1)
+		return false;
+	if (yeardigits <= 2)
+		year += year < 50 ? 2000 : 1900;
+	else if (yeardigits == 3)
+		year += 1900;
+	if (year < 1000 || year > 9999 || day > mdays(year, mon))
+		return false;
+	if (ampm)
+	{
+		if (hour < 1 || hour > 12)
+			return false;
+		if (ampm == 2 && hour < 12)
+			hour += 12;
+		else if (ampm == 1 && hour == 12)
+			hour = 0;
+	}
+	if (hour > 23 || min > 59 || sec > 60)
+		return false;
+	*out = days_from_civil(year, mon, (int)day) * 86400 + hour * 3600 +
+	       min * 60 + sec - (int64_t)off * 60;
+	return true;
+}

@@ -1,0 +1,25 @@
+/*
+ * fuzz_maildate.c: the lenient date parser on arbitrary bytes.  A parsed
+ * date must lie in the years the parser accepts (1000-9999, give or take
+ * a zone offset), and parsing must be deterministic.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "maildate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int64_t a = 0, b = 0;
+	bool ok = maildate_parse((const char *)data, size, &a);
+
+	if (ok != maildate_parse((const char *)data, size, &b) || (ok && a != b))
+		abort();
+	/* 1000-01-01 minus a day .. 9999-12-31 plus a day */
+	if (ok && (a < -30610310400LL || a > 253402387200LL))
+		abort();
+	return 0;
+}

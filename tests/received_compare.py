@@ -1,0 +1,85 @@
+"""Compare spamlab.parse_received_header with SpamAssassin's Received parser.
+
+Used by tests/test_received_sa.py; also runnable by hand:
+  tests/pgtmp run -- /usr/bin/python3 tests/received_compare.py [FILES...]
+"""
+import ipaddress
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+TOP = pathlib.Path(__file__).resolve().parent.parent
+SA_SCRIPT = TOP / "tests" / "sa_received.pl"
+FIELDS = {"ip": "from_ip", "rdns": "from_rdns", "helo": "from_helo",
+          "by": "by_host"}
+# SpamAssassin replaces these characters by '!' in what it reports
+SA_STRIP = re.compile(r"[\s\x00#\[\]()<>|]")
+
+
+def sa_relays(files):
+    """SpamAssassin's parse of every Received header of files."""
+    out = subprocess.run(["perl", str(SA_SCRIPT), *map(str, files)],
+                         check=True, capture_output=True).stdout
+    for line in out.decode("latin-1").splitlines():
+        rec = json.loads(line)
+        rec["line"] = to_bytes(rec["line"])
+        yield rec
+
+
+def to_bytes(s):
+    """Perl's byte strings come as Latin-1 code points, character strings
+    (above U+00FF somewhere) as themselves."""
+    try:
+        return s.encode("latin-1")
+    except UnicodeEncodeError:
+        return s.encode("utf-8")
+
+
+def norm_ip(s):
+    try:
+        return str(ipaddress.ip_address(s))
+    except ValueError:
+        return s
+
+
+def compare(conn, files, allow=()):
+    """Yield (record, field, sa_value, spamlab_value) for each disagreement
+    on a field SpamAssassin found; allow is a set of (basename, n, field)."""
+    cur = conn.cursor()
+    for rec in sa_relays(files):
+        relay = rec["relay"]
+        if not relay:
+            continue
+        text = rec["line"].decode("utf-8", "replace").replace("\x00", " ")
+        cur.execute("SELECT host(from_ip), from_rdns, from_helo, by_host "
+                    "FROM spamlab.parse_received_header(%s)", (text,))
+        mine = dict(zip(["ip", "rdns", "helo", "by"], cur.fetchone()))
+        for f in FIELDS:
+            sa = relay.get(f) or ""
+            if not sa:
+                continue
+            sa = to_bytes(sa).decode("utf-8", "replace")
+            got = mine[f] or ""
+            if f == "ip":
+                ok = norm_ip(sa) == got
+            else:
+                ok = sa == got or ("!" in sa and sa == SA_STRIP.sub("!", got))
+            key = (os.path.basename(rec["file"]), rec["n"], f)
+            if not ok and key not in allow:
+                yield rec, f, sa, got
+
+
+if __name__ == "__main__":
+    import psycopg
+    files = sys.argv[1:] or sorted(
+        p for p in (TOP.parent / "shared" / "testdata" / "mail").rglob("*")
+        if p.is_file())
+    with psycopg.connect(autocommit=True) as conn:
+        bad = list(compare(conn, files))
+    for rec, f, sa, got in bad:
+        print(f"{os.path.basename(rec['file'])}#{rec['n']} {f}: "
+              f"SA={sa!r} spamlab={got!r}\n    {rec['line'][:300]!r}")
+    print(f"{len(bad)} disagreements")
