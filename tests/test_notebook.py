@@ -9,7 +9,8 @@ import nbformat
 from conftest import TOP
 from test_reports import reports  # noqa: F401  (the fixture)
 
-FIGURES = {"volume_per_day", "origin_country", "replies", "message_size"}
+FIGURES = {"volume_per_day", "origin_country", "domain_age", "replies",
+           "message_size"}
 
 
 def test_notebook_runs_and_draws(reports, pg, tmp_path):  # noqa: F811

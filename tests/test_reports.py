@@ -10,7 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from conftest import shared_path
+from conftest import fresh_database, shared_path
 
 UTC = dt.timezone.utc
 DAY1 = dt.datetime(2026, 10, 5, 10, 0, tzinfo=UTC)
@@ -84,15 +84,32 @@ def load(conn, rows):
     return keys
 
 
-@pytest.fixture
-def reports(fresh_db):
+def setup_reports(conn):
     city = shared_path("mmdb", "test-data", "GeoIP2-City-Test.mmdb")
-    fresh_db.execute(f"ALTER DATABASE \"{fresh_db.info.dbname}\" SET"
-                     f" spamlab.geoip_city_db = '{city}'")
-    fresh_db.execute(f"SET spamlab.geoip_city_db = '{city}'")
-    load(fresh_db, MESSAGES)
-    fresh_db.execute("CALL spamlab.enrich()")
-    fresh_db.execute("SELECT spamlab.refresh_reports()")
+    conn.execute(f"ALTER DATABASE \"{conn.info.dbname}\" SET"
+                 f" spamlab.geoip_city_db = '{city}'")
+    conn.execute(f"SET spamlab.geoip_city_db = '{city}'")
+    load(conn, MESSAGES)
+    # what whois_refresh() would have stored
+    conn.execute("INSERT INTO spamlab.whois_cache (domain, status, created,"
+                 " queried_at) VALUES ('evil-x.top', 'ok', '2026-09-30', now()),"
+                 " ('example.org', 'ok', '1995-08-31', now())")
+    conn.execute("CALL spamlab.enrich()")
+    conn.execute("SELECT spamlab.refresh_reports()")
+
+
+@pytest.fixture(scope="module")
+def reports(pg):
+    """The dataset enriched and reported, shared by the read-only tests."""
+    with fresh_database(pg) as conn:
+        setup_reports(conn)
+        yield conn
+
+
+@pytest.fixture
+def own_reports(fresh_db):
+    """The same, in a database of the test's own (for tests that change it)."""
+    setup_reports(fresh_db)
     return fresh_db
 
 
@@ -149,9 +166,11 @@ def test_attachment_and_size_reports(reports):
 
 
 def test_campaign_reports(reports):
-    # the two identical bodies are one exact campaign
-    assert rows(reports, "SELECT messages, origin_ips FROM"
-                " spamlab.report_campaign_body") == [(2, 2)]
+    # the two identical spam bodies are one exact campaign, the two hams
+    # ("See you at lunch.") another
+    assert rows(reports, "SELECT messages, origin_ips, sample_subject FROM"
+                " spamlab.report_campaign_body ORDER BY 3") == [
+        (2, 1, "Re: lunch"), (2, 2, "You won")]
     # the edited body joins them in one fuzzy campaign; the hams are another
     assert rows(reports, "SELECT messages, variants FROM"
                 " spamlab.report_campaign_fuzzy ORDER BY messages DESC") == [
@@ -161,6 +180,14 @@ def test_campaign_reports(reports):
     assert rows(reports, "SELECT network::text, messages FROM"
                 " spamlab.report_campaign_network ORDER BY 1") == [
         ("2.125.160.0/24", 2), ("214.0.1.0/24", 1), ("81.2.69.0/24", 2)]
+
+
+def test_domain_age_report(reports):
+    assert rows(reports, "SELECT kind, label, domain, age_days, messages FROM"
+                " spamlab.report_domain_age ORDER BY 1, 2") == [
+        ("sender", "ham", "example.org", 11359, 2),
+        ("sender", "spam", "evil-x.top", 5, 3),
+        ("url", "spam", "evil-x.top", 5, 3)]
 
 
 def test_replies_report(reports):
@@ -185,7 +212,8 @@ def test_search(reports):
         reports.execute("SELECT * FROM spamlab.search('  ')")
 
 
-def test_enrich_is_incremental_and_rebuilds(reports):
+def test_enrich_is_incremental_and_rebuilds(own_reports):
+    reports = own_reports
     state = "SELECT last_run_messages FROM spamlab.enrich_state"
     reports.execute("CALL spamlab.enrich()")
     assert rows(reports, state) == [(0,)]
@@ -209,7 +237,8 @@ def test_refresh_is_concurrent_and_repeatable(reports):
     assert views == [(0,)]
 
 
-def test_enrich_runs_while_ingest_inserts(pg, reports):
+def test_enrich_runs_while_ingest_inserts(pg, own_reports):
+    reports = own_reports
     """Ingest and enrichment at once: every message ends up enriched once."""
     import threading
     name = reports.info.dbname
