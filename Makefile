@@ -9,6 +9,8 @@
 #   make notebook  Jupyter on notebooks/, against the demo database
 #   make lint      clang-format check and cppcheck;  make fmt reformats
 #   make fuzz      run the libFuzzer targets (FUZZ_SECONDS each)
+#   make geoip-db  fetch free GeoIP databases (npm registry) into var/geoip
+#                  and point the demo cluster at them (network; not in check)
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PREFIX ?= /usr/local
@@ -17,7 +19,7 @@ export PG_CONFIG
 C_SOURCES = $(shell tools/lint --list)
 
 .PHONY: all deps install check installcheck unittest lint fmt demo stop db \
-	psql notebook fuzz bench clean
+	psql notebook fuzz bench geoip-db clean
 
 all:
 	$(MAKE) -C extension
@@ -71,6 +73,9 @@ notebook:
 
 fuzz:
 	@tests/fuzz $(FUZZ_SECONDS)
+
+geoip-db:
+	@tools/geoip-db
 
 bench:
 	@for b in bench/*; do [ -x "$$b" ] && [ -f "$$b" ] && "$$b" --quick; done

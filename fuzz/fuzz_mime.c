@@ -23,7 +23,8 @@ ignore_hit(void *arg, const struct url_hit *h)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mw_message *m = mw_parse((const char *)data, size);
+	struct mw_message *m =
+	    mw_parse((const char *)data, size, size & 1 ? MW_HASH : 0);
 
 	for (int i = 0; i < m->nparts; i++)
 	{

@@ -19,6 +19,7 @@ import threading
 import time
 
 NOWHOIS_TLD = "aq"  # IANA names no whois server for it
+NAMED_TLD = "fi"  # IANA refers to the registry by the name "localhost"
 REGISTRY_CREATED = "1997-09-15T04:00:00Z"
 REGISTRAR_CREATED = "1997-09-15T07:00:00Z"
 
@@ -114,6 +115,7 @@ class FakeWhois:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128
 
         srv = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -126,11 +128,14 @@ class FakeWhois:
             sock.sendall(b"% IANA WHOIS server\n% This query returned 0 "
                          b"objects.\n")
             return
+        server = self.addr("registry")
+        if tld == NAMED_TLD:
+            server = f"localhost:{self.port('registry')}"
         sock.sendall(
             f"% IANA WHOIS server\n\n"
-            f"refer:        {self.addr('registry')}\n\n"
+            f"refer:        {server}\n\n"
             f"domain:       {tld.upper()}\n\n"
-            f"whois:        {self.addr('registry')}\n\n"
+            f"whois:        {server}\n\n"
             f"created:      1985-01-01\nchanged:      2023-11-10\n"
             f"source:       IANA\n".encode())
 
@@ -142,6 +147,9 @@ class FakeWhois:
             sock.sendall(thick(domain, extra=(
                 f"   Registrar WHOIS Server: {self.addr('registrar')}\r\n"))
                 .encode())
+        elif kind == "badport":
+            sock.sendall(thick(domain, extra=(
+                "   Registrar WHOIS Server: 127.0.0.1:25\r\n")).encode())
         elif kind == "deadref":
             sock.sendall(thick(domain, extra=(
                 f"   Registrar WHOIS Server: 127.0.0.1:{self.closed_port}\r\n"))
@@ -168,6 +176,9 @@ class FakeWhois:
                          b"FOR DETAILS\r\n")
         elif kind == "ratelimit":
             sock.sendall(b"%% Query rate exceeded. Try again later.\r\n")
+        elif kind == "free":
+            sock.sendall(f"Domain:             {domain}\r\n"
+                         f"Status:             AVAILABLE\r\n".encode())
         elif kind == "missing":
             sock.sendall(f'No match for "{domain.upper()}".\r\n>>> Last '
                          f"update of whois database: 2024-01-01T00:00:00Z "

@@ -182,10 +182,11 @@ def test_throttled_answer(conn, fake, domain):
     assert cached(conn, domain)["status"] == "throttled"
 
 
-def test_not_found(conn, fake):
-    r = whois(conn, "missing-a.com")
+@pytest.mark.parametrize("domain", ["missing-a.com", "free-a.com"])
+def test_not_found(conn, fake, domain):
+    r = whois(conn, domain)
     assert r["status"] == "not_found" and r["registrar"] is None
-    assert cached(conn, "missing-a.com")["status"] == "not_found"
+    assert cached(conn, domain)["status"] == "not_found"
 
 
 def test_cache_hit_makes_no_connection(conn, fake):
@@ -359,3 +360,43 @@ def test_read_only_transaction_looks_up_without_storing(conn, fake):
     finally:
         conn.execute("SET default_transaction_read_only = off")
     assert cached(conn, "ok-l.com") is None
+
+
+def test_refresh_many_domains_in_batches(conn, fake):
+    configure(conn, fake, whois_concurrency=16)
+    domains = [f"www.ok-m{i}.com" for i in range(600)] * 2
+    n = conn.execute("SELECT spamlab.whois_refresh(%s)", (domains,)
+                     ).fetchone()[0]
+    assert n == 600
+    assert fake.count("registry") == 600
+    assert fake.max_active <= 16
+    assert conn.execute("SELECT count(*) FROM spamlab.whois_cache WHERE "
+                        "status = 'ok' AND created IS NOT NULL"
+                        ).fetchone()[0] == 600
+
+
+def test_server_names_are_resolved_and_checked(conn, fake):
+    # IANA names the .fi server "localhost:PORT": resolved, then refused as
+    # a loopback address unless whois_allow_private is on
+    assert whois(conn, "ok-n.fi")["status"] == "ok"
+    assert conn.execute("SELECT server FROM spamlab.whois_tld WHERE "
+                        "tld = 'fi'").fetchone()[0].startswith("localhost:")
+    configure(conn, fake, whois_allow_private="off")
+    r = whois(conn, "ok-o.fi")
+    assert r["status"] == "blocked"
+    assert fake.count("registry", "ok-o.fi") == 0
+
+
+def test_unusable_server_is_an_error(conn, fake):
+    configure(conn, fake, whois_servers="com=127.0.0.1:0")
+    r = whois(conn, "ok-p.com")
+    assert r["status"] == "error" and r["created"] is None
+    assert cached(conn, "ok-p.com")["status"] == "error"
+
+
+def test_referral_to_privileged_port_refused(conn, fake):
+    # even with whois_allow_private on: only port 43 below 1024
+    r = whois(conn, "badport-a.com")
+    assert r["status"] == "blocked"
+    assert r["server"] == "127.0.0.1:25"
+    assert iso(r["created"]) == REGISTRY_CREATED

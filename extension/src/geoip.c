@@ -18,6 +18,8 @@
  * once per statement; replace files by rename so that a running query keeps
  * its mapping.  The files are closed at backend exit.
  *
+ * Reading the fields out of a record is mmdbread.c (pure C, fuzzed by
+ * fuzz/fuzz_mmdb.c); this file adds settings, caching, datums and errors.
  * libmaxminddb never calls back into PostgreSQL and a lookup allocates
  * nothing, so no PG_TRY is needed: every status is checked, results are
  * copied into palloc memory, and errors are raised only when no foreign
@@ -45,24 +47,17 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
+#include "mmdbread.h"
 #include "spamlab.h"
 
 /* at most this many files per setting */
 #define GEOIP_MAX_FILES 8
 
-/* How a database's records are laid out; learnt from its first record. */
-typedef enum GeoipLayout
-{
-	GEOIP_LAYOUT_UNKNOWN,
-	GEOIP_LAYOUT_NESTED, /* GeoIP2, GeoLite2, DB-IP */
-	GEOIP_LAYOUT_FLAT    /* ip-location-db */
-} GeoipLayout;
-
 typedef struct GeoipFile
 {
 	char *path; /* malloc'd */
 	MMDB_s mmdb;
-	GeoipLayout layout;
+	MmdbLayout layout;
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -90,23 +85,9 @@ static GeoipDb geoip_asn_files = {"spamlab.geoip_asn_db",
 
 static bool geoip_exit_registered = false;
 
-/* columns of spamlab.geoip_result */
-enum
-{
-	GEOIP_COUNTRY_CODE,
-	GEOIP_COUNTRY_NAME,
-	GEOIP_CONTINENT,
-	GEOIP_SUBDIVISION,
-	GEOIP_CITY,
-	GEOIP_POSTAL_CODE,
-	GEOIP_LATITUDE,
-	GEOIP_LONGITUDE,
-	GEOIP_TIME_ZONE,
-	GEOIP_ASN,
-	GEOIP_AS_ORG,
-	GEOIP_NETWORK,
-	GEOIP_NCOLUMNS
-};
+/* columns of spamlab.geoip_result: mmdbread's fields, then the network */
+#define GEOIP_NETWORK  MMDBREAD_NFIELDS
+#define GEOIP_NCOLUMNS (MMDBREAD_NFIELDS + 1)
 
 /* An address ready for libmaxminddb, and what to report as its network. */
 typedef struct GeoipAddr
@@ -182,7 +163,7 @@ geoip_exit(int code, Datum arg)
 /* Report a libmaxminddb failure on a file as corruption (or what it is). */
 static void geoip_report(const GeoipDb *db, const char *path, int status,
                          int saved_errno) pg_attribute_noreturn();
-static void geoip_bad_value(const GeoipMatch *m, const char *what)
+static void geoip_corrupt(const GeoipMatch *m, const char *detail)
     pg_attribute_noreturn();
 
 static void
@@ -238,34 +219,6 @@ geoip_split(const char *value, char **paths, const GeoipDb *db)
 	return n;
 }
 
-/* latest build_epoch accepted: the end of the year 9999 */
-#define GEOIP_MAX_EPOCH UINT64CONST(253402300799)
-
-/*
- * Check what libmaxminddb takes on trust in the metadata; true (with the
- * problem) when the file cannot be a valid MaxMind DB.
- */
-static bool
-geoip_bad_metadata(const MMDB_s *mmdb, const char **problem)
-{
-	const MMDB_metadata_s *md = &mmdb->metadata;
-
-	if (md->binary_format_major_version != 2)
-		*problem = "the binary format's major version is not 2";
-	else if (md->ip_version != 4 && md->ip_version != 6)
-		*problem = "ip_version is neither 4 nor 6";
-	else if (md->record_size != 24 && md->record_size != 28 &&
-	         md->record_size != 32)
-		*problem = "record_size is not 24, 28 or 32";
-	else if (md->node_count == 0)
-		*problem = "node_count is zero";
-	else if (md->build_epoch > GEOIP_MAX_EPOCH)
-		*problem = "build_epoch is after the year 9999";
-	else
-		return false;
-	return true;
-}
-
 /*
  * Open every file the setting names, or raise an ERROR leaving db closed.
  */
@@ -297,7 +250,7 @@ geoip_open(GeoipDb *db)
 			geoip_close(db);
 			geoip_report(db, paths[i], status, saved_errno);
 		}
-		if (geoip_bad_metadata(&f->mmdb, &problem))
+		if ((problem = mmdbread_bad_metadata(&f->mmdb)) != NULL)
 		{
 			MMDB_close(&f->mmdb);
 			geoip_close(db);
@@ -315,7 +268,7 @@ geoip_open(GeoipDb *db)
 			ereport(ERROR,
 			        (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		}
-		f->layout = GEOIP_LAYOUT_UNKNOWN;
+		f->layout = MMDB_LAYOUT_UNKNOWN;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
 		f->size = st.st_size;
@@ -394,93 +347,31 @@ geoip_ready(GeoipDb *db, bool required)
 }
 
 /*
- * Read an inet into a GeoipAddr.  Returns false for addresses no database
- * should answer for: private, loopback, link-local, documentation,
- * multicast and other special-purpose ranges (RFC 6890 and successors).
- * IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) IPv6 addresses are
- * looked up as the IPv4 address they carry.
+ * Read an inet into a GeoipAddr.  Returns false for special-purpose
+ * addresses (private, loopback, documentation, multicast, ...: see
+ * mmdbread_special), which no database should answer for; some real ones
+ * do, with whois noise.  IPv4-mapped and NAT64 IPv6 addresses are looked
+ * up as the IPv4 address they carry.
  */
 static bool
 geoip_addr(inet *ip, GeoipAddr *a)
 {
 	const unsigned char *b = ip_addr(ip);
+	const unsigned char *v4;
 
 	memset(a, 0, sizeof(*a));
-	if (ip_family(ip) == PGSQL_AF_INET6)
+	if (mmdbread_special(b, ip_family(ip) == PGSQL_AF_INET6, &v4))
+		return false;
+	if (ip_family(ip) == PGSQL_AF_INET6 && v4 == NULL)
 	{
-		static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
-		                                         0, 0, 0, 0, 0xff, 0xff};
-		static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
-
-		if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-			b += 12; /* fall through to IPv4 */
-		else
-		{
-			/* ::/8 (unspecified, loopback, IPv4-compatible) */
-			if (b[0] == 0)
-				return false;
-			/* 100::/64 discard-only */
-			if (b[0] == 0x01 && b[1] == 0 && b[2] == 0 && b[3] == 0 &&
-			    b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] == 0)
-				return false;
-			/* 2001:2::/48 benchmarking, 2001:10::/28 and 2001:20::/28 ORCHID */
-			if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 &&
-			    ((b[3] == 0x02 && b[4] == 0 && b[5] == 0) ||
-			     (b[3] & 0xf0) == 0x10 || (b[3] & 0xf0) == 0x20))
-				return false;
-			/* 2001:db8::/32 and 3fff::/20 documentation */
-			if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-				return false;
-			if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0)
-				return false;
-			/* fc00::/7 unique local, fe80::/10 link-local, fec0::/10, ff00::/8 */
-			if ((b[0] & 0xfe) == 0xfc || b[0] == 0xfe || b[0] == 0xff)
-				return false;
-			a->family = PGSQL_AF_INET6;
-			memcpy(a->bytes, b, 16);
-			a->sock.sin6.sin6_family = AF_INET6;
-			memcpy(&a->sock.sin6.sin6_addr, b, 16);
-			return true;
-		}
+		a->family = PGSQL_AF_INET6;
+		memcpy(a->bytes, b, 16);
+		a->sock.sin6.sin6_family = AF_INET6;
+		memcpy(&a->sock.sin6.sin6_addr, b, 16);
+		return true;
 	}
-	/* IPv4 */
-	switch (b[0])
-	{
-		case 0:   /* "this network" */
-		case 10:  /* private */
-		case 127: /* loopback */
-			return false;
-		case 100: /* 100.64.0.0/10 shared address space */
-			if ((b[1] & 0xc0) == 64)
-				return false;
-			break;
-		case 169: /* 169.254.0.0/16 link-local */
-			if (b[1] == 254)
-				return false;
-			break;
-		case 172: /* 172.16.0.0/12 private */
-			if ((b[1] & 0xf0) == 16)
-				return false;
-			break;
-		case 192:
-			/* 192.0.0.0/24 IETF, 192.0.2.0/24 documentation, 192.168/16 */
-			if ((b[1] == 0 && (b[2] == 0 || b[2] == 2)) || b[1] == 168)
-				return false;
-			break;
-		case 198:
-			/* 198.18.0.0/15 benchmarking, 198.51.100.0/24 documentation */
-			if ((b[1] & 0xfe) == 18 || (b[1] == 51 && b[2] == 100))
-				return false;
-			break;
-		case 203: /* 203.0.113.0/24 documentation */
-			if (b[1] == 0 && b[2] == 113)
-				return false;
-			break;
-		default:
-			if (b[0] >= 224) /* multicast, reserved, broadcast */
-				return false;
-			break;
-	}
+	if (v4)
+		b = v4;
 	a->family = PGSQL_AF_INET;
 	memcpy(a->bytes, b, 4);
 	a->sock.sin.sin_family = AF_INET;
@@ -544,237 +435,65 @@ geoip_network(const GeoipAddr *a, int netmask)
 	return InetPGetDatum(res);
 }
 
-/*
- * Look up path below entry.  Returns true with data filled when the value
- * exists; a path that does not fit the record (a string where a map was
- * expected) counts as absent, anything else is a corrupt database.
- */
-static bool
-geoip_get(const GeoipMatch *m, MMDB_entry_s *entry, const char *const *path,
-          MMDB_entry_data_s *data)
-{
-	int status = MMDB_aget_value(entry, data, path);
-
-	if (status == MMDB_SUCCESS)
-		return data->has_data;
-	if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR ||
-	    status == MMDB_INVALID_LOOKUP_PATH_ERROR)
-		return false;
-	ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-	                errmsg("geoip database \"%s\" is corrupt", m->file->path),
-	                errdetail("libmaxminddb: %s.", MMDB_strerror(status))));
-}
-
 static void
-geoip_bad_value(const GeoipMatch *m, const char *what)
+geoip_corrupt(const GeoipMatch *m, const char *detail)
 {
 	ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
 	                errmsg("geoip database \"%s\" is corrupt", m->file->path),
-	                errdetail("A record holds %s.", what)));
+	                errdetail("%s", detail)));
 }
 
-/* A text value; empty strings (the flat layout's "no data") are absent. */
-static bool
-geoip_text(const GeoipMatch *m, MMDB_entry_s *entry, const char *const *path,
-           Datum *value)
+/* Raise the error for a libmaxminddb status from reading a record. */
+static void
+geoip_check(const GeoipMatch *m, int status)
 {
-	MMDB_entry_data_s d;
-	char *s;
-
-	if (!geoip_get(m, entry, path, &d) ||
-	    d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size == 0)
-		return false;
-	if (pg_encoding_verifymbstr(PG_UTF8, d.utf8_string, d.data_size) !=
-	    (int)d.data_size)
-		geoip_bad_value(m, "a string that is not valid UTF-8");
-	/* converts and NUL-terminates, or returns the input as it is */
-	s = pg_any_to_server(d.utf8_string, d.data_size, PG_UTF8);
-	*value = PointerGetDatum(cstring_to_text_with_len(
-	    s, s == d.utf8_string ? (int)d.data_size : (int)strlen(s)));
-	return true;
+	if (status != MMDB_SUCCESS)
+		geoip_corrupt(m, psprintf("libmaxminddb: %s.", MMDB_strerror(status)));
 }
 
 /*
- * A coordinate.  Single-precision values (the flat layout) are widened
- * through their shortest decimal form, so 37.422001f reads 37.422001.
+ * Fields read by mmdbread as datums.  Strings must be valid UTF-8 (and are
+ * converted to the database encoding); single-precision coordinates (the
+ * flat layout) are widened through their shortest decimal form, so
+ * 37.422001f reads 37.422.
  */
-static bool
-geoip_float8(const GeoipMatch *m, MMDB_entry_s *entry, const char *const *path,
-             Datum *value)
+static void
+geoip_datums(const GeoipMatch *m, const MmdbField *f, int first, int last,
+             Datum *v, bool *n)
 {
-	MMDB_entry_data_s d;
-
-	if (!geoip_get(m, entry, path, &d))
-		return false;
-	if (d.type == MMDB_DATA_TYPE_DOUBLE)
-		*value = Float8GetDatum(d.double_value);
-	else if (d.type == MMDB_DATA_TYPE_FLOAT)
+	for (int i = first; i <= last; i++)
 	{
 		char buf[FLOAT_SHORTEST_DECIMAL_LEN];
+		char *s;
 
-		float_to_shortest_decimal_buf(d.float_value, buf);
-		*value = Float8GetDatum(strtod(buf, NULL));
+		n[i] = false;
+		switch (f[i].kind)
+		{
+			case MMDB_KIND_NONE:
+				n[i] = true;
+				break;
+			case MMDB_KIND_STRING:
+				if (pg_encoding_verifymbstr(PG_UTF8, f[i].str, f[i].len) !=
+				    (int)f[i].len)
+					geoip_corrupt(m, "A record holds a string that is not "
+					                 "valid UTF-8.");
+				/* converts and NUL-terminates, or returns the input */
+				s = pg_any_to_server(f[i].str, f[i].len, PG_UTF8);
+				v[i] = PointerGetDatum(cstring_to_text_with_len(
+				    s, s == f[i].str ? (int)f[i].len : (int)strlen(s)));
+				break;
+			case MMDB_KIND_DOUBLE:
+				v[i] = Float8GetDatum(f[i].dbl);
+				break;
+			case MMDB_KIND_FLOAT:
+				float_to_shortest_decimal_buf(f[i].flt, buf);
+				v[i] = Float8GetDatum(strtod(buf, NULL));
+				break;
+			case MMDB_KIND_INT:
+				v[i] = Int64GetDatum(f[i].i64);
+				break;
+		}
 	}
-	else
-		return false;
-	return true;
-}
-
-static bool
-geoip_int8(const GeoipMatch *m, MMDB_entry_s *entry, const char *const *path,
-           Datum *value)
-{
-	MMDB_entry_data_s d;
-
-	if (!geoip_get(m, entry, path, &d))
-		return false;
-	switch (d.type)
-	{
-		case MMDB_DATA_TYPE_UINT16:
-			*value = Int64GetDatum(d.uint16);
-			return true;
-		case MMDB_DATA_TYPE_UINT32:
-			*value = Int64GetDatum(d.uint32);
-			return true;
-		case MMDB_DATA_TYPE_INT32:
-			*value = Int64GetDatum(d.int32);
-			return true;
-		case MMDB_DATA_TYPE_UINT64:
-			if (d.uint64 > (uint64)PG_INT64_MAX)
-				return false;
-			*value = Int64GetDatum((int64)d.uint64);
-			return true;
-		default:
-			return false;
-	}
-}
-
-/* The map at path below entry, as an entry to look up further in. */
-static bool
-geoip_map(const GeoipMatch *m, MMDB_entry_s *entry, const char *const *path,
-          MMDB_entry_s *sub)
-{
-	MMDB_entry_data_s d;
-
-	if (!geoip_get(m, entry, path, &d) || d.type != MMDB_DATA_TYPE_MAP)
-		return false;
-	sub->mmdb = entry->mmdb;
-	sub->offset = d.offset;
-	return true;
-}
-
-#define PATH(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-/* Fill the location columns from a GeoIP2-style record; true if any. */
-static bool
-geoip_read_nested(const GeoipMatch *m, Datum *v, bool *n)
-{
-	MMDB_entry_s e = m->entry;
-	MMDB_entry_s sub;
-	bool any = false;
-
-	if (geoip_map(m, &e, PATH("country"), &sub))
-	{
-		any = true;
-		n[GEOIP_COUNTRY_CODE] =
-		    !geoip_text(m, &sub, PATH("iso_code"), &v[GEOIP_COUNTRY_CODE]);
-		n[GEOIP_COUNTRY_NAME] =
-		    !geoip_text(m, &sub, PATH("names", "en"), &v[GEOIP_COUNTRY_NAME]);
-	}
-	if (geoip_map(m, &e, PATH("continent"), &sub))
-	{
-		any = true;
-		n[GEOIP_CONTINENT] =
-		    !geoip_text(m, &sub, PATH("code"), &v[GEOIP_CONTINENT]);
-	}
-	if (geoip_text(m, &e, PATH("subdivisions", "0", "names", "en"),
-	               &v[GEOIP_SUBDIVISION]))
-		any = true, n[GEOIP_SUBDIVISION] = false;
-	if (geoip_text(m, &e, PATH("city", "names", "en"), &v[GEOIP_CITY]))
-		any = true, n[GEOIP_CITY] = false;
-	if (geoip_text(m, &e, PATH("postal", "code"), &v[GEOIP_POSTAL_CODE]))
-		any = true, n[GEOIP_POSTAL_CODE] = false;
-	if (geoip_map(m, &e, PATH("location"), &sub))
-	{
-		any = true;
-		n[GEOIP_LATITUDE] =
-		    !geoip_float8(m, &sub, PATH("latitude"), &v[GEOIP_LATITUDE]);
-		n[GEOIP_LONGITUDE] =
-		    !geoip_float8(m, &sub, PATH("longitude"), &v[GEOIP_LONGITUDE]);
-		n[GEOIP_TIME_ZONE] =
-		    !geoip_text(m, &sub, PATH("time_zone"), &v[GEOIP_TIME_ZONE]);
-	}
-	return any;
-}
-
-/* Fill the location columns from an ip-location-db record; true if any. */
-static bool
-geoip_read_flat(const GeoipMatch *m, Datum *v, bool *n)
-{
-	MMDB_entry_s e = m->entry;
-	static const struct
-	{
-		int col;
-		const char *key;
-	} keys[] = {
-	    {GEOIP_COUNTRY_CODE, "country_code"},
-	    {GEOIP_SUBDIVISION, "state1"},
-	    {GEOIP_CITY, "city"},
-	    {GEOIP_POSTAL_CODE, "postcode"},
-	    {GEOIP_LATITUDE, "latitude"},
-	    {GEOIP_LONGITUDE, "longitude"},
-	    {GEOIP_TIME_ZONE, "timezone"},
-	};
-	bool any = false;
-
-	for (int i = 0; i < lengthof(keys); i++)
-	{
-		const char *const path[] = {keys[i].key, NULL};
-		int col = keys[i].col;
-		bool found;
-
-		if (col == GEOIP_LATITUDE || col == GEOIP_LONGITUDE)
-			found = geoip_float8(m, &e, path, &v[col]);
-		else
-			found = geoip_text(m, &e, path, &v[col]);
-		if (found)
-			any = true, n[col] = false;
-	}
-	return any;
-}
-
-/* Read a city/country record in whichever layout its database uses. */
-static void
-geoip_read_location(GeoipMatch *m, Datum *v, bool *n)
-{
-	GeoipFile *f = m->file;
-
-	switch (f->layout)
-	{
-		case GEOIP_LAYOUT_NESTED:
-			geoip_read_nested(m, v, n);
-			break;
-		case GEOIP_LAYOUT_FLAT:
-			geoip_read_flat(m, v, n);
-			break;
-		case GEOIP_LAYOUT_UNKNOWN:
-			if (geoip_read_nested(m, v, n))
-				f->layout = GEOIP_LAYOUT_NESTED;
-			else if (geoip_read_flat(m, v, n))
-				f->layout = GEOIP_LAYOUT_FLAT;
-			break;
-	}
-}
-
-static void
-geoip_read_asn(const GeoipMatch *m, Datum *v, bool *n)
-{
-	MMDB_entry_s e = m->entry;
-
-	n[GEOIP_ASN] =
-	    !geoip_int8(m, &e, PATH("autonomous_system_number"), &v[GEOIP_ASN]);
-	n[GEOIP_AS_ORG] = !geoip_text(m, &e, PATH("autonomous_system_organization"),
-	                              &v[GEOIP_AS_ORG]);
 }
 
 /*
@@ -792,6 +511,7 @@ geoip(PG_FUNCTION_ARGS)
 	GeoipMatch city, asn;
 	bool have_city, have_asn;
 	bool found_city = false, found_asn = false;
+	MmdbField f[MMDBREAD_NFIELDS];
 	Datum v[GEOIP_NCOLUMNS];
 	bool n[GEOIP_NCOLUMNS];
 
@@ -817,22 +537,28 @@ geoip(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	/* a record without any field we report counts as no match */
-	memset(v, 0, sizeof(v));
-	memset(n, true, sizeof(n));
+	memset(f, 0, sizeof(f));
 	if (found_city)
 	{
-		geoip_read_location(&city, v, n);
-		found_city = false;
-		for (int i = GEOIP_COUNTRY_CODE; i <= GEOIP_TIME_ZONE; i++)
-			found_city |= !n[i];
+		geoip_check(&city,
+		            mmdbread_location(&city.entry, &city.file->layout, f));
+		found_city = mmdbread_any(f, MMDBREAD_COUNTRY_CODE, MMDBREAD_TIME_ZONE);
 	}
 	if (found_asn)
 	{
-		geoip_read_asn(&asn, v, n);
-		found_asn = !n[GEOIP_ASN] || !n[GEOIP_AS_ORG];
+		geoip_check(&asn, mmdbread_asn(&asn.entry, f));
+		found_asn = mmdbread_any(f, MMDBREAD_ASN, MMDBREAD_AS_ORG);
 	}
 	if (!found_city && !found_asn)
 		PG_RETURN_NULL();
+	if (found_city)
+		geoip_datums(&city, f, MMDBREAD_COUNTRY_CODE, MMDBREAD_TIME_ZONE, v, n);
+	else
+		memset(n, true, sizeof(bool) * (MMDBREAD_TIME_ZONE + 1));
+	if (found_asn)
+		geoip_datums(&asn, f, MMDBREAD_ASN, MMDBREAD_AS_ORG, v, n);
+	else
+		n[MMDBREAD_ASN] = n[MMDBREAD_AS_ORG] = true;
 	v[GEOIP_NETWORK] =
 	    geoip_network(&a, found_city ? city.netmask : asn.netmask);
 	n[GEOIP_NETWORK] = false;
@@ -861,20 +587,19 @@ geoip_country(PG_FUNCTION_ARGS)
 	inet *ip = PG_GETARG_INET_PP(0);
 	GeoipAddr a;
 	GeoipMatch m;
-	MMDB_entry_s e;
-	Datum code;
+	MmdbField f[MMDBREAD_NFIELDS];
+	Datum v[MMDBREAD_NFIELDS];
+	bool n[MMDBREAD_NFIELDS];
 
 	geoip_ready(&geoip_city_files, true);
 	if (!geoip_addr(ip, &a) || !geoip_find(&geoip_city_files, &a, &m))
 		PG_RETURN_NULL();
-	e = m.entry;
-	if (m.file->layout != GEOIP_LAYOUT_FLAT &&
-	    geoip_text(&m, &e, PATH("country", "iso_code"), &code))
-		PG_RETURN_DATUM(code);
-	if (m.file->layout != GEOIP_LAYOUT_NESTED &&
-	    geoip_text(&m, &e, PATH("country_code"), &code))
-		PG_RETURN_DATUM(code);
-	PG_RETURN_NULL();
+	memset(f, 0, sizeof(f));
+	geoip_check(&m, mmdbread_country(&m.entry, m.file->layout, f));
+	geoip_datums(&m, f, MMDBREAD_COUNTRY_CODE, MMDBREAD_COUNTRY_CODE, v, n);
+	if (n[MMDBREAD_COUNTRY_CODE])
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(v[MMDBREAD_COUNTRY_CODE]);
 }
 
 /* spamlab.geoip_asn(ip inet) -> bigint: the autonomous system number. */
@@ -885,16 +610,16 @@ geoip_asn(PG_FUNCTION_ARGS)
 	inet *ip = PG_GETARG_INET_PP(0);
 	GeoipAddr a;
 	GeoipMatch m;
-	MMDB_entry_s e;
-	Datum asnum;
+	MmdbField f[MMDBREAD_NFIELDS];
 
 	geoip_ready(&geoip_asn_files, true);
 	if (!geoip_addr(ip, &a) || !geoip_find(&geoip_asn_files, &a, &m))
 		PG_RETURN_NULL();
-	e = m.entry;
-	if (geoip_int8(&m, &e, PATH("autonomous_system_number"), &asnum))
-		PG_RETURN_DATUM(asnum);
-	PG_RETURN_NULL();
+	memset(f, 0, sizeof(f));
+	geoip_check(&m, mmdbread_asn(&m.entry, f));
+	if (f[MMDBREAD_ASN].kind != MMDB_KIND_INT)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(f[MMDBREAD_ASN].i64);
 }
 
 /* seconds since 1970 as timestamptz, NULL when out of range */
@@ -953,87 +678,31 @@ geoip_databases_add(ReturnSetInfo *rsinfo, const GeoipDb *db)
 	}
 }
 
-static void geoip_verify_fail(const GeoipDb *db, const GeoipFile *f,
-                              const char *detail, uint32 node)
-    pg_attribute_noreturn();
-
 static void
-geoip_verify_fail(const GeoipDb *db, const GeoipFile *f, const char *detail,
-                  uint32 node)
+geoip_tick(void *arg)
 {
-	ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-	                errmsg("geoip database \"%s\" is corrupt", f->path),
-	                errdetail("Search tree node %u: %s.", node, detail),
-	                errhint("Replace the file named in %s.", db->guc)));
+	CHECK_FOR_INTERRUPTS();
 }
 
-/*
- * Check a whole file: every search tree node is valid and reached from a
- * parent, and every data record decodes completely (each once).  Linear in
- * the file's size, so only on request; lookups check what they read.
- */
+/* Check a whole file (mmdbread_verify); only on request: it reads it all. */
 static void
 geoip_verify_file(const GeoipDb *db, const GeoipFile *f)
 {
-	const MMDB_s *mmdb = &f->mmdb;
-	uint32 n = mmdb->metadata.node_count;
-	bits8 *referenced;
-	bits8 *decoded;
+	uint8 *referenced, *decoded;
+	uint32 node = 0;
+	const char *problem;
 
-	referenced = palloc_extended(n / 8 + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	decoded = palloc_extended(mmdb->data_section_size / 8 + 1,
+	referenced = palloc_extended(mmdbread_verify_node_bytes(&f->mmdb),
+	                             MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	decoded = palloc_extended(mmdbread_verify_data_bytes(&f->mmdb),
 	                          MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint32 i = 0; i < n; i++)
-	{
-		MMDB_search_node_s node;
-		int status = MMDB_read_node(mmdb, i, &node);
-
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (status != MMDB_SUCCESS)
-			geoip_verify_fail(db, f, MMDB_strerror(status), i);
-		for (int side = 0; side < 2; side++)
-		{
-			uint8 type = side ? node.right_record_type : node.left_record_type;
-			uint64 rec = side ? node.right_record : node.left_record;
-			MMDB_entry_s entry =
-			    side ? node.right_record_entry : node.left_record_entry;
-			MMDB_entry_data_list_s *list = NULL;
-
-			switch (type)
-			{
-				case MMDB_RECORD_TYPE_SEARCH_NODE:
-					if (rec == i || rec == 0)
-						geoip_verify_fail(db, f,
-						                  "a record points back to "
-						                  "the node or the root",
-						                  i);
-					referenced[rec / 8] |= 1 << (rec % 8);
-					break;
-				case MMDB_RECORD_TYPE_EMPTY:
-					break;
-				case MMDB_RECORD_TYPE_DATA:
-					if (entry.offset >= mmdb->data_section_size)
-						geoip_verify_fail(db, f,
-						                  "a record points past the "
-						                  "data section",
-						                  i);
-					if (decoded[entry.offset / 8] & (1 << (entry.offset % 8)))
-						break;
-					decoded[entry.offset / 8] |= 1 << (entry.offset % 8);
-					status = MMDB_get_entry_data_list(&entry, &list);
-					MMDB_free_entry_data_list(list);
-					if (status != MMDB_SUCCESS)
-						geoip_verify_fail(db, f, MMDB_strerror(status), i);
-					break;
-				default:
-					geoip_verify_fail(db, f, "a record is out of range", i);
-			}
-		}
-	}
-	for (uint32 i = 1; i < n; i++)
-		if (!(referenced[i / 8] & (1 << (i % 8))))
-			geoip_verify_fail(db, f, "no record points to this node", i);
+	problem =
+	    mmdbread_verify(&f->mmdb, referenced, decoded, geoip_tick, NULL, &node);
+	if (problem)
+		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+		                errmsg("geoip database \"%s\" is corrupt", f->path),
+		                errdetail("Search tree node %u: %s.", node, problem),
+		                errhint("Replace the file named in %s.", db->guc)));
 	pfree(referenced);
 	pfree(decoded);
 }

@@ -79,6 +79,35 @@ word_abbrev(const struct tok *t, const char *name)
 	return true;
 }
 
+/* Month number 1-12 of a word, or 0: a cheap 3-letter check first. */
+static int
+month_of(const struct tok *t)
+{
+	char c0;
+
+	if (t->kind != TOK_WORD || t->len < 3 || t->len > 9)
+		return 0;
+	c0 = lower(t->p[0]);
+	for (int i = 0; i < 12; i++)
+		if (c0 == months[i][0] && word_abbrev(t, months[i]))
+			return i + 1;
+	return 0;
+}
+
+static bool
+is_weekday(const struct tok *t)
+{
+	char c0;
+
+	if (t->len < 3 || t->len > 9)
+		return false;
+	c0 = lower(t->p[0]);
+	for (int i = 0; i < 7; i++)
+		if (c0 == weekdays[i][0] && word_abbrev(t, weekdays[i]))
+			return true;
+	return false;
+}
+
 static bool
 word_eq(const struct tok *t, const char *w)
 {
@@ -92,33 +121,17 @@ word_eq(const struct tok *t, const char *w)
 	return true;
 }
 
-/* Month number 1-12 of a word, or 0. */
-static int
-month_of(const struct tok *t)
-{
-	if (t->kind != TOK_WORD)
-		return 0;
-	for (int i = 0; i < 12; i++)
-		if (word_abbrev(t, months[i]))
-			return i + 1;
-	return 0;
-}
-
-static bool
-is_weekday(const struct tok *t)
-{
-	for (int i = 0; i < 7; i++)
-		if (word_abbrev(t, weekdays[i]))
-			return true;
-	return false;
-}
-
-/* Zone offset in minutes of a named zone; false if unknown. */
+/* Zone offset in minutes of a named zone (1-4 letters); false if unknown. */
 static bool
 zone_of(const struct tok *t, int *minutes)
 {
+	char c0;
+
+	if (t->len < 1 || t->len > 4)
+		return false;
+	c0 = lower(t->p[0]);
 	for (const struct zone *z = zones; z->name; z++)
-		if (word_eq(t, z->name))
+		if (c0 == lower(z->name[0]) && word_eq(t, z->name))
 		{
 			*minutes = z->minutes;
 			return true;
@@ -232,6 +245,7 @@ maildate_parse(const char *s, size_t n, int64_t *out)
 	for (int i = 0; i < k; i++)
 	{
 		struct tok *c = &t[i];
+		int m;
 
 		if (c->kind == TOK_NUM)
 		{
@@ -364,9 +378,9 @@ maildate_parse(const char *s, size_t n, int64_t *out)
 			continue;
 		}
 		/* words */
-		if (mon == 0 && month_of(c))
+		if (mon == 0 && (m = month_of(c)) != 0)
 		{
-			mon = month_of(c);
+			mon = m;
 			continue;
 		}
 		if (is_weekday(c))

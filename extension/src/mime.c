@@ -50,21 +50,18 @@ cache_clear(void)
 	cache.len = 0;
 }
 
-const struct mw_message *
-mime_parse_cached(const char *buf, size_t len, bool *owned)
+/*
+ * gmime neither throws nor calls back into PostgreSQL; the PG_TRY frees the
+ * walk should an interrupt ever be serviced inside (contrib/xml2's shape).
+ */
+static struct mw_message *
+parse_guarded(const char *buf, size_t len, int flags)
 {
 	struct mw_message *volatile m = NULL;
-	char *copy;
 
-	*owned = false;
-	if (mime_cache_enabled && cache.walk != NULL && cache.len == len &&
-	    memcmp(cache.raw, buf, len) == 0)
-		return cache.walk;
-
-	/* gmime neither throws nor calls back; PG_TRY guards interrupts only */
 	PG_TRY();
 	{
-		m = mw_parse(buf, len);
+		m = mw_parse(buf, len, flags);
 	}
 	PG_CATCH();
 	{
@@ -72,6 +69,22 @@ mime_parse_cached(const char *buf, size_t len, bool *owned)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	return m;
+}
+
+const struct mw_message *
+mime_parse_cached(const char *buf, size_t len, int flags, bool *owned)
+{
+	struct mw_message *m;
+	bool same;
+	char *copy;
+
+	*owned = false;
+	same = mime_cache_enabled && cache.walk != NULL && cache.len == len &&
+	       memcmp(cache.raw, buf, len) == 0;
+	if (same && (cache.walk->flags & flags) == flags)
+		return cache.walk;
+	m = parse_guarded(buf, len, same ? flags | cache.walk->flags : flags);
 
 	if (!mime_cache_enabled)
 	{
@@ -105,7 +118,8 @@ attachments(PG_FUNCTION_ARGS)
 	bool owned;
 
 	InitMaterializedSRF(fcinfo, 0);
-	m = mime_parse_cached(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &owned);
+	m = mime_parse_cached(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), MW_HASH,
+	                      &owned);
 	PG_TRY();
 	{
 		for (int i = 0; i < m->nparts; i++)
@@ -201,7 +215,7 @@ body_text(PG_FUNCTION_ARGS)
 	bool owned;
 	text *volatile t = NULL;
 
-	m = mime_parse_cached(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &owned);
+	m = mime_parse_cached(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), 0, &owned);
 	PG_TRY();
 	{
 		t = body_of(m);

@@ -33,7 +33,8 @@ struct mw_part
 	bool attachment;    /* what attachments() reports */
 	char *text;         /* valid UTF-8, NUL-terminated, or NULL */
 	size_t text_len;
-	long long size;  /* decoded size in bytes; -1 for containers */
+	long long size;  /* decoded size in bytes; -1 for containers and for */
+	                 /* non-text leaves parsed without MW_HASH */
 	char sha256[65]; /* hex digest of the decoded content, or "" */
 };
 
@@ -43,13 +44,21 @@ struct mw_message
 	int nparts;
 	int cap;
 	size_t size; /* bytes held, for cache accounting */
+	int flags;   /* the MW_* flags it was parsed with */
 };
+
+/*
+ * Decode non-text leaves too, for their size and SHA-256.  Without it only
+ * text parts are decoded (what extract_urls and body_text need), which
+ * skips the bulk of big attachments.
+ */
+#define MW_HASH 1
 
 /* g_mime_init, once per process. */
 void mw_init(void);
 
 /* Parse a raw message; never NULL (a hopeless one has no parts). */
-struct mw_message *mw_parse(const char *buf, size_t len);
+struct mw_message *mw_parse(const char *buf, size_t len, int flags);
 
 void mw_free(struct mw_message *m);
 

@@ -61,6 +61,10 @@ struct scan
 {
 	struct rcvd_hop *h;
 	struct rcvd_span helo_x; /* explicit helo=X / HELO X */
+	bool helo_x_set;         /* ... even when empty: "(HELO )" */
+	struct rcvd_span single; /* a one-word from-clause comment */
+	struct rcvd_span pre_w0; /* "(from NAME [ip]) by ..." */
+	bool verified;           /* CommuniGate: "([ip] verified)" */
 	struct rcvd_span rdns_c; /* NAME in "(NAME [ip])" */
 	bool rdns_c_set;
 	bool ip_bracketed;
@@ -216,10 +220,23 @@ rcvd_ip_parse(const char *s, size_t n, struct rcvd_ip *ip)
 	colon = memchr(s, ':', n);
 	if (!colon)
 	{
-		if (!parse_v4(s, n, ip->addr))
-			return false;
-		ip->family = 4;
-		return true;
+		size_t dot = n;
+
+		if (parse_v4(s, n, ip->addr))
+		{
+			ip->family = 4;
+			return true;
+		}
+		/* Exim 3 and others: "1.2.3.4.port" */
+		while (dot > 0 && s[dot - 1] >= '0' && s[dot - 1] <= '9')
+			dot--;
+		if (dot > 1 && dot < n && s[dot - 1] == '.' &&
+		    parse_v4(s, dot - 1, ip->addr))
+		{
+			ip->family = 4;
+			return true;
+		}
+		return false;
 	}
 	memcpy(buf, s, n);
 	buf[n] = '\0';
@@ -334,6 +351,27 @@ is_loopback(const struct rcvd_ip *ip)
 /* ----------------------------------------------------------- tokens */
 
 /*
+ * Where an unclosed comment starting at st should end: before " by ",
+ * " with ", " id ", " for " or ';', else at n.
+ */
+static size_t
+unclosed_end(const char *s, size_t st, size_t n)
+{
+	static const char *const kw[] = {"by ", "with ", "id ", "for "};
+
+	for (size_t i = st; i < n; i++)
+	{
+		if (s[i] == ';')
+			return i;
+		if (is_space(s[i]) && i + 1 < n)
+			for (int j = 0; j < 4; j++)
+				if (starts(s + i + 1, n - i - 1, kw[j]))
+					return i;
+	}
+	return n;
+}
+
+/*
  * Cut s into at most MAXTOK tokens.  *date_at is set past the last ';'
  * outside comments (or n when there is none) and *ntok_before to the
  * number of stored tokens before that ';'.
@@ -344,9 +382,11 @@ tokenize(const char *s, size_t n, struct tok *t, size_t *date_at,
 {
 	size_t i = 0;
 	int k = 0;
+	bool recovered;
 
 	*date_at = n;
 	*ntok_before = -1;
+	recovered = false;
 	while (i < n)
 	{
 		char c = s[i];
@@ -369,6 +409,16 @@ tokenize(const char *s, size_t n, struct tok *t, size_t *date_at,
 					break;
 				i++;
 			}
+			if (i >= n && !recovered)
+			{
+				/*
+				 * Unclosed: end the comment before the first clause
+				 * keyword or ';' instead of swallowing the rest.  Done once
+				 * per value, so many unclosed comments stay linear.
+				 */
+				recovered = true;
+				i = unclosed_end(s, st, n);
+			}
 			if (k < MAXTOK)
 			{
 				t[k].kind = TK_COMMENT;
@@ -376,7 +426,7 @@ tokenize(const char *s, size_t n, struct tok *t, size_t *date_at,
 				t[k].n = i - st;
 				k++;
 			}
-			if (i < n)
+			if (i < n && s[i] == ')')
 				i++;
 			continue;
 		}
@@ -485,6 +535,26 @@ split_ident(struct scan *sc, struct rcvd_span w)
 	return span(at + 1, w.n - (at + 1 - w.p));
 }
 
+/*
+ * "TLS", "TLSv1.3", "TLS1.2:ECDHE-...", "TLS-1.0:...", "TLS_AES_...", but
+ * not a host name that happens to start with "tls" ("tls.example.com").
+ */
+static bool
+tls_word(const char *p, size_t n)
+{
+	char c;
+
+	if (!starts(p, n, "tls"))
+		return false;
+	if (n == 3)
+		return true;
+	c = p[3];
+	if (c == 'v' || c == 'V' || (c >= '0' && c <= '9') || c == '_' ||
+	    c == ':' || c == ',' || c == ';' || c == '/')
+		return true;
+	return c == '-' && n > 4 && p[4] >= '0' && p[4] <= '9';
+}
+
 /* Markers valid in any comment: TLS, authentication, envelope, MTA. */
 static void
 scan_markers(struct scan *sc, struct rcvd_span *w, int nw, const char *cend)
@@ -496,9 +566,9 @@ scan_markers(struct scan *sc, struct rcvd_span *w, int nw, const char *cend)
 		const char *p = w[i].p;
 		size_t n = w[i].n;
 
-		if (starts(p, n, "tls") || starts(p, n, "sslv") ||
-		    starts(p, n, "version=tls") || starts(p, n, "version=ssl") ||
-		    starts(p, n, "cipher=") ||
+		if (tls_word(p, n) || starts(p, n, "sslv") || starts(p, n, "ssl:") ||
+		    eq(p, n, "encrypted") || starts(p, n, "version=tls") ||
+		    starts(p, n, "version=ssl") || starts(p, n, "cipher=") ||
 		    (eq(p, n, "transport") && i > 0 &&
 		     eq(w[i - 1].p, w[i - 1].n, "google")))
 			sc->tls = true;
@@ -556,16 +626,23 @@ scan_from_words(struct scan *sc, struct rcvd_span *w, int nw, bool in_comment)
 
 		if (starts(p, n, "helo=") && n > 5)
 		{
-			if (!sc->helo_x.p)
+			if (!sc->helo_x_set)
 				sc->helo_x = rtrim(span(p + 5, n - 5), ",;)");
+			sc->helo_x_set = true;
 			continue;
 		}
-		if ((eq(p, n, "helo") || eq(p, n, "ehlo") || eq(p, n, "lhlo")) &&
-		    i + 1 < nw)
+		if (eq(p, n, "helo") || eq(p, n, "ehlo") || eq(p, n, "lhlo"))
 		{
-			if (!sc->helo_x.p)
+			/* "(HELO name)", or "(HELO )" when the client gave none */
+			if (!sc->helo_x_set && i + 1 < nw)
 				sc->helo_x = rtrim(w[i + 1], ",;)");
+			sc->helo_x_set = true;
 			i++;
+			continue;
+		}
+		if (eq(p, n, "verified"))
+		{
+			sc->verified = true;
 			continue;
 		}
 		if (starts(p, n, "ident=") && n > 6)
@@ -598,8 +675,15 @@ scan_from_words(struct scan *sc, struct rcvd_span *w, int nw, bool in_comment)
 			continue;
 		/* bare address, qmail's "user@ip", "ip:port" */
 		{
-			const char *at = memchr(p, '@', n);
+			const char *at = NULL;
 			struct rcvd_span a = rtrim(span(p, n), ",;");
+
+			for (size_t j = n; j > 0; j--)
+				if (p[j - 1] == '@')
+				{
+					at = p + j - 1; /* the last '@': "user@domain@ip" */
+					break;
+				}
 
 			if (a.p && at && at + 1 < a.p + a.n)
 			{
@@ -750,10 +834,20 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 		{
 			nw = comment_words(t[i].p, t[i].n, w);
 			scan_markers(&sc, w, nw, t[i].p + t[i].n);
-			if (cur == CL_FROM)
+			if (cur < 0 && nw >= 2 && eq(w[0].p, w[0].n, "from") &&
+			    !memchr(w[1].p, '@', w[1].n))
+			{
+				/* NAVGW: "(from NAME [ip]) by ..." */
+				sc.pre_w0 = w[1];
+				scan_from_words(&sc, w + 2, nw - 2, false);
+			}
+			else if (cur == CL_FROM || cur < 0)
+			{
 				scan_from_words(&sc, w, nw, true);
-			else if (cur < 0)
-				scan_from_words(&sc, w, nw, true);
+				if (cur == CL_FROM && nw == 1 && !sc.single.p &&
+				    !memchr(w[0].p, '[', w[0].n))
+					sc.single = w[0];
+			}
 		}
 		else if (t[i].kind == TK_WORD && cur == CL_WITH &&
 		         eq(t[i].p, t[i].n, "tls"))
@@ -777,6 +871,7 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 		if (t[i].kind == TK_WORD)
 		{
 			w0 = span(t[i].p, t[i].n);
+			w0 = rtrim(w0, ",");
 			w0_is_ip = rcvd_ip_parse(w0.p, w0.n, &w0ip);
 			if (eq(w0.p, w0.n, "userid"))
 				sc.local = true;
@@ -787,15 +882,43 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 			{
 				struct rcvd_span one = span(t[i].p, t[i].n);
 
-				scan_from_words(&sc, &one, 1, false);
-				if (eq(t[i].p, t[i].n, "helo") && i + 1 < end[CL_FROM])
+				if ((eq(one.p, one.n, "helo") || eq(one.p, one.n, "ehlo")) &&
+				    i + 1 < end[CL_FROM] && t[i + 1].kind == TK_WORD)
 				{
 					struct rcvd_span two[2] = {one,
 					                           span(t[i + 1].p, t[i + 1].n)};
 
 					scan_from_words(&sc, two, 2, true);
+					i++;
 				}
+				else if (eq(one.p, one.n, "claiming") && i + 3 < end[CL_FROM] &&
+				         eq(t[i + 1].p, t[i + 1].n, "to") &&
+				         eq(t[i + 2].p, t[i + 2].n, "be") && !sc.helo_x_set)
+				{
+					/* TIS smap: 'NAME(ip), claiming to be "HELO"' */
+					struct rcvd_span q =
+					    rtrim(span(t[i + 3].p, t[i + 3].n), "\",");
+
+					if (q.p && q.p[0] == '"')
+						q = span(q.p + 1, q.n - 1);
+					sc.helo_x = q;
+					sc.helo_x_set = true;
+					i += 3;
+				}
+				else
+					scan_from_words(&sc, &one, 1, false);
 			}
+	}
+	else if (sc.pre_w0.p)
+	{
+		w0 = sc.pre_w0;
+		w0_is_ip = rcvd_ip_parse(w0.p, w0.n, &w0ip);
+	}
+	/* Exim 3: "from RDNS (HELO) [ip]" */
+	if (sc.exim && !sc.helo_x_set && sc.single.p && !sc.rdns_c_set)
+	{
+		sc.helo_x = sc.single;
+		sc.helo_x_set = true;
 	}
 
 	/* by: the first word */
@@ -806,14 +929,20 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 	/* with: up to three words before the first comment */
 	if (start[CL_WITH] >= 0)
 	{
-		int i = start[CL_WITH], last = -1;
+		int i = start[CL_WITH], last = -1, first;
 
-		while (i < end[CL_WITH] && i < start[CL_WITH] + 3 &&
-		       t[i].kind == TK_WORD)
+		while (i < end[CL_WITH] && t[i].kind == TK_COMMENT)
+			i++; /* "with (DHE-RSA-AES256-SHA encrypted) SMTP" */
+		first = i;
+
+		while (i < end[CL_WITH] && i < first + 3 && t[i].kind == TK_WORD)
 			last = i++;
 		if (last >= 0)
 		{
-			const char *b = t[start[CL_WITH]].p;
+			const char *b = t[first].p;
+
+			if (*b == '[' && t[last].p + t[last].n - b > 1)
+				b++; /* XMail: "with [XMail 1.20 ESMTP Server]" */
 
 			h->protocol = rtrim(span(b, t[last].p + t[last].n - b), ";,");
 			if (h->protocol.p)
@@ -824,10 +953,11 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 		}
 	}
 
-	/* Yahoo's webmail: "by host via HTTP" without a "with" */
+	/* "by host via HTTP" (Yahoo), "via ESMTP" (Scalix), "via SMTP" (smap) */
 	if (!h->protocol.p && start[CL_VIA] >= 0 && start[CL_VIA] < end[CL_VIA] &&
 	    t[start[CL_VIA]].kind == TK_WORD &&
-	    starts(t[start[CL_VIA]].p, t[start[CL_VIA]].n, "http"))
+	    (starts(t[start[CL_VIA]].p, t[start[CL_VIA]].n, "http") ||
+	     contains(t[start[CL_VIA]].p, t[start[CL_VIA]].n, "smtp")))
 	{
 		h->protocol = span(t[start[CL_VIA]].p, t[start[CL_VIA]].n);
 		classify_protocol(&sc, h->protocol);
@@ -862,7 +992,7 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 	/* who is who in "from NAME (...)"; see docs/received.md */
 	if (w0.p)
 	{
-		if (sc.helo_x.p)
+		if (sc.helo_x_set)
 		{
 			h->from_helo = sc.helo_x;
 			if (!w0_is_ip && !no_name(w0))
@@ -877,8 +1007,8 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 		else if (h->ip.family)
 		{
 			h->from_helo = w0;
-			if ((sc.exim || (!sc.ip_bracketed && !mapi)) && !w0_is_ip &&
-			    !no_name(w0))
+			if ((sc.exim || sc.verified || (!sc.ip_bracketed && !mapi)) &&
+			    !w0_is_ip && !no_name(w0))
 				h->from_rdns = w0;
 		}
 		else if (memchr(w0.p, '@', w0.n) && !h->envelope_from.p)
@@ -889,7 +1019,13 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 			h->envelope_from = addr_span(w0.p, w0.n, &br);
 		}
 		else if (!w0_is_ip)
+		{
+			/* old Sendmail without an address: "from HELO (RDNS)" */
 			h->from_helo = w0;
+			if (sc.single.p && memchr(sc.single.p, '.', sc.single.n) &&
+			    !no_name(sc.single))
+				h->from_rdns = sc.single;
+		}
 		if (h->ip.family == 0 && w0_is_ip)
 			h->ip = w0ip;
 	}
@@ -901,7 +1037,7 @@ rcvd_parse(const char *s, size_t n, struct rcvd_hop *h)
 
 	/* Exim's local submissions: "from user by host with local" */
 	if (h->protocol.p && starts(h->protocol.p, h->protocol.n, "local") &&
-	    h->ip.family == 0 && h->from_helo.p && !sc.helo_x.p &&
+	    h->ip.family == 0 && h->from_helo.p && !sc.helo_x_set &&
 	    !h->from_ident.p && !eq(w0.p, w0.n, "localhost") && w0.p)
 	{
 		h->from_ident = h->from_helo;

@@ -191,6 +191,37 @@ hop_values(const struct rcvd_hop *h, const char *raw, size_t rawn, int hop,
 		isnull[15] = true;
 }
 
+/*
+ * The header block of a message argument without detoasting the body:
+ * a compressed or out-of-line message is fetched in growing prefixes
+ * until one holds the whole header block (its ending line is complete),
+ * so a 10 MB message with a 3 kB header costs an 8 kB decompression.
+ */
+static bytea *
+header_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Datum d = PG_GETARG_DATUM(argno);
+	struct varlena *v = (struct varlena *)DatumGetPointer(d);
+	int32 want = 8 * 1024;
+
+	if (!VARATT_IS_EXTERNAL(v) && !VARATT_IS_COMPRESSED(v))
+		return PG_GETARG_BYTEA_PP(argno);
+	for (;;)
+	{
+		bytea *b = DatumGetByteaPSlice(d, 0, want);
+		const char *p = VARDATA_ANY(b);
+		size_t n = VARSIZE_ANY_EXHDR(b), off;
+
+		if (n < (size_t)want || want >= MaxAllocSize / 4)
+			return b; /* the whole value */
+		off = hdr_body_offset(p, n);
+		if (off < n && memchr(p + off, '\n', n - off) != NULL)
+			return b;
+		pfree(b);
+		want *= 4;
+	}
+}
+
 /* Unfold a header value into fresh palloc'd memory; returns its length. */
 static size_t
 unfold(const char *v, size_t n, char **out)
@@ -199,12 +230,32 @@ unfold(const char *v, size_t n, char **out)
 	return hdr_unfold(v, n, *out);
 }
 
+/*
+ * A per-hop scratch context that lives as long as the function's FmgrInfo
+ * (the query), so a call on every row does not create and delete one.
+ */
+static MemoryContext
+hop_context(FunctionCallInfo fcinfo)
+{
+	MemoryContext *cache = (MemoryContext *)fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+		                               sizeof(MemoryContext));
+		*cache = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "spamlab hop",
+		                               ALLOCSET_DEFAULT_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return *cache;
+}
+
 /* spamlab.parse_received(raw bytea): one row per Received header. */
 PG_FUNCTION_INFO_V1(parse_received);
 Datum
 parse_received(PG_FUNCTION_ARGS)
 {
-	bytea *raw = PG_GETARG_BYTEA_PP(0);
+	bytea *raw = header_arg(fcinfo, 0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	MemoryContext scratch, old;
 	struct hdr_iter it;
@@ -212,8 +263,7 @@ parse_received(PG_FUNCTION_ARGS)
 	int hop = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "parse_received hop",
-	                                ALLOCSET_DEFAULT_SIZES);
+	scratch = hop_context(fcinfo);
 	hdr_iter_init(&it, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
 	while (hdr_iter_next(&it, &f))
 	{
@@ -234,7 +284,6 @@ parse_received(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 	}
-	MemoryContextDelete(scratch);
 	return (Datum)0;
 }
 
@@ -251,9 +300,18 @@ parse_received_header(PG_FUNCTION_ARGS)
 	char *buf;
 	size_t n;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	/* the blessed row type, looked up once per query */
+	desc = (TupleDesc)fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 	n = unfold(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &buf);
 	rcvd_parse(buf, n, &h);
 	hop_values(&h, buf, n, 0, v, isnull);
@@ -308,7 +366,7 @@ PG_FUNCTION_INFO_V1(origin_ip);
 Datum
 origin_ip(PG_FUNCTION_ARGS)
 {
-	bytea *raw = PG_GETARG_BYTEA_PP(0);
+	bytea *raw = header_arg(fcinfo, 0);
 	ArrayType *trusted = PG_GETARG_ARRAYTYPE_P(1);
 	const char *data = VARDATA_ANY(raw);
 	size_t len = VARSIZE_ANY_EXHDR(raw);
@@ -328,8 +386,7 @@ origin_ip(PG_FUNCTION_ARGS)
 		                        "'{10.0.0.0/8,192.0.2.0/24}'.")));
 	deconstruct_array(trusted, CIDROID, -1, false, TYPALIGN_INT, &nets, &nulls,
 	                  &nnets);
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "origin_ip hop",
-	                                ALLOCSET_SMALL_SIZES);
+	scratch = hop_context(fcinfo);
 	old = MemoryContextSwitchTo(scratch);
 	for (int pass = 0; pass < 2 && found.family == 0; pass++)
 	{
@@ -369,7 +426,7 @@ origin_ip(PG_FUNCTION_ARGS)
 		}
 	}
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(scratch);
+	MemoryContextReset(scratch);
 	if (found.family == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(ip_datum(&found));
@@ -396,7 +453,7 @@ PG_FUNCTION_INFO_V1(mail_date);
 Datum
 mail_date(PG_FUNCTION_ARGS)
 {
-	bytea *raw = PG_GETARG_BYTEA_PP(0);
+	bytea *raw = header_arg(fcinfo, 0);
 	struct hdr_iter it;
 	struct hdr_field f;
 

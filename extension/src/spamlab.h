@@ -15,10 +15,11 @@ void mime_define_gucs(void);
  * mime.c: the MIME walk of a raw message, from the per-backend cache of the
  * last message when it has the same bytes.  *owned says the caller must
  * mw_free() the result (the cache is off); otherwise it stays valid until
- * the next call.
+ * the next call.  flags: MW_HASH when the caller needs attachment sizes
+ * and hashes (a cached walk without them is redone).
  */
 const struct mw_message *mime_parse_cached(const char *buf, size_t len,
-                                           bool *owned);
+                                           int flags, bool *owned);
 
 /*
  * headers.c: unfold a raw header value and decode its RFC 2047 encoded

@@ -6,6 +6,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -26,11 +27,20 @@ struct url_sink
 	int part; /* 0 for headers, -1 for none (text overload) */
 };
 
+/* A text datum of UTF-8 bytes: copied as they are when valid (the rule). */
+static Datum
+utf8_datum(const char *s, size_t len)
+{
+	if (pg_verify_mbstr(PG_UTF8, s, len, true))
+		return PointerGetDatum(cstring_to_text_with_len(s, len));
+	return CStringGetTextDatum(mime_valid_utf8(s, len));
+}
+
 static Datum
 text_or_null(const char *s, bool *isnull)
 {
 	*isnull = s == NULL;
-	return s ? CStringGetTextDatum(mime_valid_utf8(s, strlen(s))) : (Datum)0;
+	return s ? utf8_datum(s, strlen(s)) : (Datum)0;
 }
 
 /* One hit becomes one row; its scratch memory is freed right after. */
@@ -43,7 +53,7 @@ put_url(void *arg, const struct url_hit *h)
 	bool nulls[8];
 
 	values[0] = text_or_null(h->url, &nulls[0]);
-	values[1] = CStringGetTextDatum(mime_valid_utf8(h->raw, h->raw_len));
+	values[1] = utf8_datum(h->raw, h->raw_len);
 	nulls[1] = false;
 	values[2] = text_or_null(h->scheme, &nulls[2]);
 	values[3] = text_or_null(h->host, &nulls[3]);
@@ -93,7 +103,7 @@ extract_urls(PG_FUNCTION_ARGS)
 				pfree(u);
 			}
 
-	m = mime_parse_cached(buf, len, &owned);
+	m = mime_parse_cached(buf, len, 0, &owned);
 	PG_TRY();
 	{
 		for (int i = 0; i < m->nparts; i++)

@@ -4,21 +4,17 @@
  * A lookup is a small chain of port-43 queries: the TLD's whois server
  * (from spamlab.whois_servers, a built-in map, or a referral from IANA,
  * cached in whois_tld), then for thin registries the registrar's server
- * that the registry names.  Every query runs on a non-blocking socket
- * waited on with a WaitEventSet, so Ctrl-C and statement_timeout cancel it
- * promptly; whois_refresh() drives many such chains at once in one set.
+ * that the registry names.  Every query (whoisnet.c) runs on a
+ * non-blocking socket waited on here with a WaitEventSet, so Ctrl-C and
+ * statement_timeout cancel it promptly; whois_refresh() drives many such
+ * chains at once in one set.
  * Answers land in the whois_cache table; a per-backend token bucket per
  * server keeps big queries from hammering a registry.
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <idn2.h>
+#include <string.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -40,12 +36,10 @@
 
 #include "domain.h"
 #include "spamlab.h"
+#include "whois.h"
 #include "whoisparse.h"
 
-/* Answers larger than this are cut (status "truncated"). */
-#define WHOIS_MAX_ANSWER (256 * 1024)
-#define WHOIS_PORT       43
-#define IANA_SERVER      "whois.iana.org"
+#define IANA_SERVER "whois.iana.org"
 
 typedef enum
 {
@@ -61,12 +55,12 @@ static const struct config_enum_entry whois_mode_options[] = {
     {NULL, 0, false}};
 
 static int whois_mode = WHOIS_MODE_CACHE_ONLY;
-static int whois_timeout_ms = 10000;
+int whois_timeout_ms = 10000;
 static char *whois_servers = NULL;
-static bool whois_allow_private = false;
+bool whois_allow_private = false;
 static int whois_cache_ttl = 30 * 86400;
 static int whois_negative_ttl = 3600;
-static double whois_rate = 1.0;
+double whois_rate = 1.0;
 static int whois_concurrency = 8;
 
 /*
@@ -110,66 +104,6 @@ static const struct
     {"ch", "whois.nic.ch", NULL},
     {"se", "whois.iis.se", NULL},
 };
-
-/* Where a job is in its chain of queries. */
-typedef enum
-{
-	STEP_TLD,      /* find the TLD's server (maybe by asking IANA) */
-	STEP_IANA,     /* asking IANA */
-	STEP_REGISTRY, /* asking the TLD's server */
-	STEP_REFERRAL, /* asking the server the registry named */
-	STEP_DONE
-} WhoisStep;
-
-/* Where a job's current query is. */
-typedef enum
-{
-	CONN_IDLE,       /* no query under way: advance the chain */
-	CONN_WAIT_TOKEN, /* rate limited until not_before */
-	CONN_CONNECTING,
-	CONN_SENDING,
-	CONN_READING
-} WhoisConnState;
-
-typedef struct WhoisJob
-{
-	char domain[DOMAIN_MAX + 1]; /* registrable domain */
-	const char *tld;             /* points into domain */
-	WhoisStep step;
-	WhoisConnState conn;
-
-	/* the current query */
-	char server[WHOIS_SERVER_MAX + 8]; /* as shown: host or host:port */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	int fd;
-	StringInfoData query;
-	int sent;
-	StringInfoData answer;
-	bool truncated;
-	TimestampTz deadline;
-	TimestampTz not_before;
-	const char *qstatus; /* connection outcome: NULL while running */
-
-	/* the result */
-	struct whois_fields fields;
-	bool have_registry;
-	struct whois_fields registry;
-	char *registry_raw;
-	char *raw;
-	const char *status;
-	TimestampTz queried_at;
-} WhoisJob;
-
-/* One token bucket per server, per backend. */
-typedef struct RateBucket
-{
-	char server[WHOIS_SERVER_MAX + 8]; /* hash key */
-	double tokens;
-	TimestampTz last;
-} RateBucket;
-
-static HTAB *rate_buckets = NULL;
 
 static bool whois_servers_check(char **newval, void **extra, GucSource source);
 
@@ -280,285 +214,6 @@ server_override(const char *key, char *out, size_t outlen)
 		p = end ? end + 1 : NULL;
 	}
 	return false;
-}
-
-/* Is this address private, loopback, link-local or otherwise not public? */
-static bool
-addr_is_private(const struct sockaddr *sa)
-{
-	const unsigned char *b;
-
-	if (sa->sa_family == AF_INET6)
-	{
-		const struct in6_addr *a =
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		static const unsigned char zero[16];
-
-		b = a->s6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a))
-			b += 12; /* checked as IPv4 below */
-		else
-			return memcmp(b, zero, 15) == 0 ||                /* :: and ::1 */
-			       (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
-			       (b[0] & 0xfe) == 0xfc ||                   /* fc00::/7 */
-			       b[0] == 0xff;                              /* multicast */
-	}
-	else if (sa->sa_family == AF_INET)
-		b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-	else
-		return true;
-	return b[0] == 0 || b[0] == 10 || b[0] == 127 ||
-	       (b[0] == 100 && (b[1] & 0xc0) == 64) || /* 100.64/10 */
-	       (b[0] == 169 && b[1] == 254) ||         /* link-local */
-	       (b[0] == 172 && (b[1] & 0xf0) == 16) || /* 172.16/12 */
-	       (b[0] == 192 && b[1] == 168) || b[0] >= 224;
-}
-
-/*
- * Resolve server ("host" or "host:port") into job->addr.  Numeric
- * addresses need no lookup; names go through getaddrinfo(), which blocks
- * (not cancellable while it runs; the resolver's own timeout bounds it).
- * Returns NULL or a status.
- */
-static const char *
-job_resolve(WhoisJob *job, bool referral)
-{
-	char host[WHOIS_SERVER_MAX + 1];
-	char *colon;
-	int port = WHOIS_PORT;
-	struct addrinfo hints, *res = NULL;
-	char portstr[8];
-
-	strlcpy(host, job->server, sizeof(host));
-	colon = strrchr(host, ':');
-	if (colon != NULL)
-	{
-		*colon = '\0';
-		port = atoi(colon + 1);
-		if (port <= 0 || port > 65535)
-			return "error";
-	}
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
-		return "error";
-	memcpy(&job->addr, res->ai_addr, res->ai_addrlen);
-	job->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	if (referral && !whois_allow_private &&
-	    addr_is_private((struct sockaddr *)&job->addr))
-		return "blocked";
-	return NULL;
-}
-
-/* ---------------------------------------------------------------------
- * Rate limits
- * ---------------------------------------------------------------------
- */
-
-/*
- * Take a token for server.  True if one was there; otherwise *wait_until
- * says when the next one will be.
- */
-static bool
-rate_take(const char *server, TimestampTz now, TimestampTz *wait_until)
-{
-	RateBucket *b;
-	bool found;
-	double cap = Max(1.0, whois_rate);
-	char key[WHOIS_SERVER_MAX + 8];
-
-	if (whois_rate <= 0)
-		return true;
-	if (rate_buckets == NULL)
-	{
-		HASHCTL ctl;
-
-		ctl.keysize = sizeof(key);
-		ctl.entrysize = sizeof(RateBucket);
-		rate_buckets = hash_create("spamlab whois rate buckets", 64, &ctl,
-		                           HASH_ELEM | HASH_STRINGS);
-	}
-	memset(key, 0, sizeof(key));
-	strlcpy(key, server, sizeof(key));
-	b = hash_search(rate_buckets, key, HASH_ENTER, &found);
-	if (!found)
-	{
-		b->tokens = cap;
-		b->last = now;
-	}
-	b->tokens =
-	    Min(cap, b->tokens + (double)(now - b->last) / 1e6 * whois_rate);
-	b->last = now;
-	if (b->tokens >= 1.0)
-	{
-		b->tokens -= 1.0;
-		return true;
-	}
-	*wait_until = now + (int64)((1.0 - b->tokens) / whois_rate * 1e6) + 1000;
-	return false;
-}
-
-/* ---------------------------------------------------------------------
- * One query on a non-blocking socket
- * ---------------------------------------------------------------------
- */
-
-static void
-job_close(WhoisJob *job)
-{
-	if (job->fd >= 0)
-		close(job->fd);
-	job->fd = -1;
-}
-
-/* End the current query with a connection-level outcome. */
-static void
-job_query_end(WhoisJob *job, const char *status)
-{
-	job_close(job);
-	job->qstatus = status;
-	job->conn = CONN_IDLE;
-	/* answers are read as text: make them valid (a cut may split a char) */
-	if (job->answer.data != NULL)
-		whois_sanitize(job->answer.data, job->answer.len,
-		               GetDatabaseEncoding() != PG_UTF8);
-}
-
-/*
- * Begin a query of the job's server for what (a domain or a TLD): resolve,
- * check, take a rate token or wait for one, connect.
- */
-static void
-job_query_begin(WhoisJob *job, const char *what, const char *fmt, bool referral)
-{
-	const char *st;
-
-	if (job->query.data == NULL)
-	{
-		initStringInfo(&job->query);
-		initStringInfo(&job->answer);
-	}
-	resetStringInfo(&job->query);
-	appendStringInfo(&job->query, fmt ? fmt : "%s\r\n", what);
-	resetStringInfo(&job->answer);
-	job->sent = 0;
-	job->truncated = false;
-	job->qstatus = NULL;
-	job->queried_at = GetCurrentTimestamp();
-	if ((st = job_resolve(job, referral)) != NULL)
-	{
-		job_query_end(job, st);
-		return;
-	}
-	job->conn = CONN_WAIT_TOKEN;
-	job->not_before = 0;
-}
-
-/* The job has its rate token: open the connection. */
-static void
-job_connect(WhoisJob *job, TimestampTz now)
-{
-	int fd;
-
-	job->deadline = TimestampTzPlusMilliseconds(now, whois_timeout_ms);
-	job->queried_at = now;
-	fd = socket(job->addr.ss_family, SOCK_STREAM, 0);
-	if (fd < 0)
-	{
-		job_query_end(job, "error");
-		return;
-	}
-	job->fd = fd;
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-	{
-		job_query_end(job, "error");
-		return;
-	}
-	if (connect(fd, (struct sockaddr *)&job->addr, job->addrlen) == 0)
-		job->conn = CONN_SENDING;
-	else if (errno == EINPROGRESS)
-		job->conn = CONN_CONNECTING;
-	else
-		job_query_end(job, errno == ECONNREFUSED ? "refused" : "error");
-}
-
-/* The socket is ready: move the query along. */
-static void
-job_io(WhoisJob *job)
-{
-	if (job->conn == CONN_CONNECTING)
-	{
-		int err = 0;
-		socklen_t elen = sizeof(err);
-
-		if (getsockopt(job->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-			err = errno;
-		if (err == EINPROGRESS)
-			return;
-		if (err != 0)
-		{
-			job_query_end(job, err == ECONNREFUSED ? "refused" : "error");
-			return;
-		}
-		job->conn = CONN_SENDING;
-	}
-	if (job->conn == CONN_SENDING)
-	{
-		ssize_t n = send(job->fd, job->query.data + job->sent,
-		                 job->query.len - job->sent, MSG_NOSIGNAL);
-
-		if (n < 0 &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		if (n < 0)
-		{
-			job_query_end(job, errno == ECONNREFUSED ? "refused" : "error");
-			return;
-		}
-		job->sent += n;
-		if (job->sent == job->query.len)
-			job->conn = CONN_READING;
-		return;
-	}
-	if (job->conn == CONN_READING)
-	{
-		for (;;)
-		{
-			int room = WHOIS_MAX_ANSWER - job->answer.len;
-			ssize_t n;
-
-			if (room <= 0)
-			{
-				job->truncated = true;
-				job_query_end(job, "ok");
-				return;
-			}
-			enlargeStringInfo(&job->answer, Min(room, 65536));
-			n = recv(job->fd, job->answer.data + job->answer.len,
-			         Min(room, 65536), 0);
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return;
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-			{
-				/* a reset after an answer still leaves the answer */
-				job_query_end(job, job->answer.len > 0 ? "ok" : "error");
-				return;
-			}
-			if (n == 0)
-			{
-				job_query_end(job, "ok");
-				return;
-			}
-			job->answer.len += n;
-			job->answer.data[job->answer.len] = '\0';
-		}
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -752,7 +407,7 @@ job_advance(WhoisJob *job)
 			{
 				strlcpy(job->server, srv, sizeof(job->server));
 				job->step = STEP_REGISTRY;
-				job_query_begin(job, job->domain, NULL, false);
+				whois_query_begin(job, job->domain, NULL, false);
 				return;
 			}
 			for (int i = 0; i < lengthof(builtin_servers); i++)
@@ -762,7 +417,7 @@ job_advance(WhoisJob *job)
 					        sizeof(job->server));
 					fmt = builtin_servers[i].query;
 					job->step = STEP_REGISTRY;
-					job_query_begin(job, job->domain, fmt, false);
+					whois_query_begin(job, job->domain, fmt, false);
 					return;
 				}
 			if (tld_cache_get(job->tld, srv, sizeof(srv)))
@@ -775,13 +430,13 @@ job_advance(WhoisJob *job)
 				}
 				strlcpy(job->server, srv, sizeof(job->server));
 				job->step = STEP_REGISTRY;
-				job_query_begin(job, job->domain, NULL, true);
+				whois_query_begin(job, job->domain, NULL, true);
 				return;
 			}
 			if (!server_override("iana", job->server, sizeof(job->server)))
 				strlcpy(job->server, IANA_SERVER, sizeof(job->server));
 			job->step = STEP_IANA;
-			job_query_begin(job, job->tld, NULL, false);
+			whois_query_begin(job, job->tld, NULL, false);
 			return;
 
 		case STEP_IANA:
@@ -808,7 +463,7 @@ job_advance(WhoisJob *job)
 				strlcpy(job->server, f.referral_server, sizeof(job->server));
 			}
 			job->step = STEP_REGISTRY;
-			job_query_begin(job, job->domain, NULL, true);
+			whois_query_begin(job, job->domain, NULL, true);
 			return;
 
 		case STEP_REGISTRY:
@@ -830,7 +485,7 @@ job_advance(WhoisJob *job)
 				strlcpy(job->server, job->fields.referral_server,
 				        sizeof(job->server));
 				job->step = STEP_REFERRAL;
-				job_query_begin(job, job->domain, NULL, true);
+				whois_query_begin(job, job->domain, NULL, true);
 				return;
 			}
 			job_finish(job, answer_status(job, &job->fields));
@@ -954,13 +609,18 @@ jobs_run(WhoisJob *jobs, int njobs)
 							    TimestampTzPlusMilliseconds(now, 20);
 							break;
 						}
-						if (rate_take(job->server, now, &job->not_before))
-							job_connect(job, now);
+						if (whois_rate_take(job->server, now, &job->not_before))
+							whois_connect(job, now);
 						else
 							break;
 					}
+					else if (job->conn == CONN_RESOLVING)
+					{
+						if (!whois_resolve_poll(job, now))
+							break;
+					}
 					else if (now >= job->deadline)
-						job_query_end(job, "timeout");
+						whois_query_end(job, "timeout");
 					else
 						break;
 				}
@@ -970,6 +630,15 @@ jobs_run(WhoisJob *jobs, int njobs)
 				{
 					if (wake == 0 || job->not_before < wake)
 						wake = job->not_before;
+				}
+				else if (job->conn == CONN_RESOLVING)
+				{
+					/* no descriptor to wait on: look again in 10 ms */
+					TimestampTz t = Min(job->deadline,
+					                    TimestampTzPlusMilliseconds(now, 10));
+
+					if (wake == 0 || t < wake)
+						wake = t;
 				}
 				else
 				{
@@ -1015,7 +684,7 @@ jobs_run(WhoisJob *jobs, int njobs)
 				if (ev[e].events & WL_LATCH_SET)
 					ResetLatch(MyLatch);
 				else if (ev[e].user_data != NULL)
-					job_io((WhoisJob *)ev[e].user_data);
+					whois_io((WhoisJob *)ev[e].user_data);
 			}
 			FreeWaitEventSet(wes);
 			wes = NULL;
@@ -1026,7 +695,7 @@ jobs_run(WhoisJob *jobs, int njobs)
 		if (wes != NULL)
 			FreeWaitEventSet(wes);
 		for (int i = 0; i < njobs; i++)
-			job_close(&jobs[i]);
+			whois_close(&jobs[i]);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1044,12 +713,49 @@ job_init(WhoisJob *job, const char *domain)
 	job->conn = CONN_IDLE;
 }
 
-/* Reduce a host name to its registrable domain (ICANN section only). */
+/*
+ * Reduce a host name (or the domain of a mail address) to its registrable
+ * domain (ICANN section only), in ASCII: IDNs become A-labels, so
+ * "bücher.de" and "xn--bcher-kva.de" share a cache entry.  False for
+ * anything that is not then made of letters, digits, '-' and '.', so
+ * nothing else can reach a whois query line.
+ */
 static bool
 registrable(text *t, char *out, size_t outlen)
 {
-	return domain_registrable(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true, out,
-	                          outlen);
+	const char *s = VARDATA_ANY(t);
+	size_t len = VARSIZE_ANY_EXHDR(t);
+	const char *at = memrchr(s, '@', len);
+	bool ascii = true;
+
+	if (at != NULL)
+	{
+		len -= at + 1 - s;
+		s = at + 1;
+	}
+	if (!domain_registrable(s, len, true, out, outlen))
+		return false;
+	for (const char *p = out; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	if (!ascii)
+	{
+		char *a = NULL;
+		bool ok;
+
+		ok = idn2_to_ascii_8z(out, &a, IDN2_NONTRANSITIONAL) == IDN2_OK &&
+		     strlen(a) < outlen;
+		if (ok)
+			strlcpy(out, a, outlen);
+		idn2_free(a);
+		if (!ok)
+			return false;
+	}
+	for (const char *p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '.'))
+			return false;
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -1193,6 +899,15 @@ whois(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(tup));
 }
 
+/* whois_refresh() runs its lookups in batches of this many jobs. */
+#define REFRESH_BATCH 256
+
+static int
+cmp_cstring(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /*
  * spamlab.whois_refresh(domains text[]) -> int: look up every domain not
  * fresh in the cache, concurrently; the number of domains looked up.
@@ -1204,10 +919,9 @@ whois_refresh(PG_FUNCTION_ARGS)
 	ArrayType *arr = PG_GETARG_ARRAYTYPE_P(0);
 	Datum *elems;
 	bool *nulls;
-	int nelems, njobs = 0;
+	int nelems, ntodo = 0, nunique = 0, looked = 0;
+	char **todo;
 	WhoisJob *jobs;
-	HTAB *seen;
-	HASHCTL ctl;
 
 	if (whois_mode != WHOIS_MODE_LIVE)
 		ereport(ERROR,
@@ -1217,41 +931,54 @@ whois_refresh(PG_FUNCTION_ARGS)
 		                 "allow queries to whois servers.")));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
 	                  &nelems);
-	ctl.keysize = DOMAIN_MAX + 1;
-	ctl.entrysize = DOMAIN_MAX + 1;
-	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("spamlab whois_refresh", Max(nelems, 16), &ctl,
-	                   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	jobs = palloc(sizeof(WhoisJob) * Max(nelems, 1));
 
-	SPI_connect();
+	/* the distinct registrable domains */
+	todo = palloc(sizeof(char *) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 	{
 		char dom[DOMAIN_MAX + 1];
-		bool found;
-		int ret;
 
-		if (nulls[i] ||
-		    !registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
-			continue;
-		hash_search(seen, dom, HASH_ENTER, &found);
-		if (found)
-			continue;
-		ret = SPI_execute_with_args(
-		    "SELECT 1 FROM spamlab.whois_cache WHERE domain = $1 AND "
-		    "queried_at + make_interval(secs => CASE WHEN status IN "
-		    "('ok', 'truncated') THEN $2 ELSE $3 END) > now()",
-		    3, (Oid[]){TEXTOID, FLOAT8OID, FLOAT8OID},
-		    (Datum[]){CStringGetTextDatum(dom),
-		              Float8GetDatum((double)whois_cache_ttl),
-		              Float8GetDatum((double)whois_negative_ttl)},
-		    NULL, true, 1);
-		if (ret == SPI_OK_SELECT && SPI_processed > 0)
-			continue;
-		job_init(&jobs[njobs++], dom);
+		CHECK_FOR_INTERRUPTS();
+		if (!nulls[i] &&
+		    registrable(DatumGetTextPP(elems[i]), dom, sizeof(dom)))
+			todo[ntodo++] = pstrdup(dom);
 	}
-	if (njobs > 0)
-		jobs_run(jobs, njobs);
+	if (ntodo > 1)
+		qsort(todo, ntodo, sizeof(char *), cmp_cstring);
+	for (int i = 0; i < ntodo; i++)
+		if (nunique == 0 || strcmp(todo[nunique - 1], todo[i]) != 0)
+			todo[nunique++] = todo[i];
+
+	/* those not fresh in the cache, a batch of jobs at a time */
+	jobs = palloc(sizeof(WhoisJob) * REFRESH_BATCH);
+	SPI_connect();
+	for (int i = 0; i < nunique;)
+	{
+		int njobs = 0;
+
+		while (i < nunique && njobs < REFRESH_BATCH)
+		{
+			int ret;
+
+			CHECK_FOR_INTERRUPTS();
+			ret = SPI_execute_with_args(
+			    "SELECT 1 FROM spamlab.whois_cache WHERE domain = $1 AND "
+			    "queried_at + make_interval(secs => CASE WHEN status IN "
+			    "('ok', 'truncated') THEN $2 ELSE $3 END) > now()",
+			    3, (Oid[]){TEXTOID, FLOAT8OID, FLOAT8OID},
+			    (Datum[]){CStringGetTextDatum(todo[i]),
+			              Float8GetDatum((double)whois_cache_ttl),
+			              Float8GetDatum((double)whois_negative_ttl)},
+			    NULL, false, 1);
+			if (ret != SPI_OK_SELECT || SPI_processed == 0)
+				job_init(&jobs[njobs++], todo[i]);
+			SPI_freetuptable(SPI_tuptable);
+			i++;
+		}
+		if (njobs > 0)
+			jobs_run(jobs, njobs);
+		looked += njobs;
+	}
 	SPI_finish();
-	PG_RETURN_INT32(njobs);
+	PG_RETURN_INT32(looked);
 }

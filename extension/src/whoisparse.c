@@ -36,6 +36,7 @@ static const char *const created_keys[] = {
     "record created on",
     "domain record activated",
     "first registration date",
+    "domain dateregistered", /* .nz: domain_dateregistered */
     "\xe7\x99\xbb\xe9\x8c\xb2\xe5\xb9\xb4\xe6\x9c\x88"
     "\xe6\x97\xa5", /* 登録年月日 */
     NULL};
@@ -54,6 +55,7 @@ static const char *const updated_keys[] = {
     "modified date",
     "changed",
     "last changed",
+    "domain datelastmodified",
     "domain last updated date",
     "domain record last updated",
     "record last updated on",
@@ -77,6 +79,7 @@ static const char *const expires_keys[] = {
     "renewal date",
     "domain expiration date",
     "record expires on",
+    "domain datebilleduntil",
     "\xe6\x9c\x89\xe5\x8a\xb9\xe6\x9c\x9f\xe9\x99\x90", /* 有効期限 */
     NULL};
 
@@ -101,8 +104,7 @@ static const char *const not_found_phrases[] = {
     "no entries found",   "no data found",
     "no object found",    "nothing found",
     "no matching record", "no information available",
-    "does not exist",     "status: free",
-    "status: available",  NULL};
+    "does not exist",     NULL};
 
 /* Phrases of rate-limit refusals (checked only if nothing was read). */
 static const char *const throttle_phrases[] = {
@@ -705,6 +707,16 @@ split_line(const char *line, size_t len, char *key, const char **val,
 			continue;
 		key[k++] = c;
 	}
+	/* "Creation Date (dd/mm/yyyy)" (.pt): drop a trailing remark */
+	if (k > 0 && key[k - 1] == ')')
+	{
+		size_t open = k;
+
+		while (open > 0 && key[open - 1] != '(')
+			open--;
+		if (open > 0)
+			k = open - 1;
+	}
 	while (k > 0 && (key[k - 1] == ' ' || key[k - 1] == '.'))
 		k--;
 	key[k] = '\0';
@@ -731,6 +743,7 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 {
 	size_t pos = 0;
 	bool registrar_block = false;
+	bool status_free = false;
 
 	memset(out, 0, sizeof(*out));
 	while (pos < len)
@@ -789,6 +802,10 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 		         out->referral_server[0] == '\0')
 			whois_clean_server(val, vlen, out->referral_server,
 			                   sizeof(out->referral_server));
+		else if (strcmp(key, "status") == 0 &&
+		         ((vlen == 4 && contains_ci(val, vlen, "free")) ||
+		          (vlen == 9 && contains_ci(val, vlen, "available"))))
+			status_free = true; /* DENIC, .it, DNS Belgium, ... */
 	}
 
 	/* the flags are only for answers that carry no data */
@@ -801,7 +818,10 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 				out->throttled = true;
 				break;
 			}
-		for (int i = 0; !out->throttled && not_found_phrases[i] != NULL; i++)
+		out->not_found = !out->throttled && status_free;
+		for (int i = 0;
+		     !out->throttled && !out->not_found && not_found_phrases[i] != NULL;
+		     i++)
 			if (contains_ci(text, len, not_found_phrases[i]))
 			{
 				out->not_found = true;

@@ -35,5 +35,7 @@ extern int unit_failures;
 
 /* test functions, one line per test file */
 void test_uuid7(void);
+void test_mbox(void);
+void test_record(void);
 
 #endif /* SPAMLAB_UNIT_H */

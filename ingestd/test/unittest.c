@@ -15,6 +15,8 @@ static const struct
 	void (*fn)(void);
 } tests[] = {
     {"uuid7", test_uuid7},
+    {"mbox", test_mbox},
+    {"record", test_record},
 };
 
 int

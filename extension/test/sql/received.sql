@@ -61,6 +61,20 @@ INSERT INTO v VALUES
 ('amazon ses', 'from mail.example.com (ec2-54-240-8-13.compute-1.amazonaws.com [54.240.8.13]) by email-smtp.amazonaws.com with SMTP (SimpleEmailService-d-ABCDEF123) id abcdEFGH12345678 for bob@example.org; Tue, 03 Nov 2009 10:00:00 +0000 (UTC)'),
 ('sympa list', 'from sympa.example.org (localhost [127.0.0.1]) by lists.example.org (Postfix) with ESMTP id 4B2C3D; Tue, 3 Nov 2009 10:00:00 +0100 (CET)'),
 ('fetchmail', 'from pop.example.net [207.115.63.84] by localhost with POP3 (fetchmail-5.9.11) for matt@localhost (single-drop); Wed, 04 Sep 2002 19:25:41 -0700 (PDT)'),
+-- older and rarer MTAs
+('exim 3 port suffix', 'from relay.example.net (helo.example.net) [93.184.216.60.4321] (mail) by mx.example.org with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00; Sun, 31 Oct 2004 04:01:23 +0100'),
+('communigate verified', 'from mail.example.ru ([93.184.216.61] verified) by relay.example.ru (CommuniGate Pro SMTP 5.1.13) with ESMTPS id 9837783 for hostmaster@example.ru; Tue, 08 Apr 2008 13:14:35 +0700'),
+('tis smap', 'from dsl-61.example.jp(93.184.216.62), claiming to be "helo.example.net" via SMTP by gw.example.at, id smtpd1PBsZT; Sun Nov 13 15:38:52 2005'),
+('navgw', '(from LAPTOP [93.184.216.63]) by gw.example.co.uk (NAVGW 2.5.2.12) with SMTP id M2006040415284308595 for <user@example.co.uk>; Tue, 04 Apr 2006 15:28:45 +0100'),
+('xmail', 'from list.example.com (93.184.216.64:23198) by mx1.example.net with [XMail 1.20 ESMTP Server] id <S72E> for <rcpt@example.org> from <bounce-1@list.example.com>; Sat, 18 Sep 2004 23:17:54 -0500'),
+('encrypted smtp', 'from lists.example.org (HELO parrot.example.org) (93.184.216.65) by mx.example.net with (DHE-RSA-AES256-SHA encrypted) SMTP; 6 Feb 2005 21:11:37 -0000'),
+('qmail user@domain@ip', 'from unknown (HELO ?93.184.216.66?) (myuser@example.it@93.184.216.66) by mail.example.it with SMTP; 28 Jan 2013 21:50:51 +0100'),
+('old sendmail', 'from helo.example.edu (rdns.example.edu) by mx.example.com (NeXT-1.0 (From Sendmail 5.52)/UW-NDC Revision: 2.22 ) id AA12299; Tue, 8 Oct 91 07:29:39 PDT'),
+('amavis', 'from mail.example.com ([127.0.0.1]) by localhost (mail.example.com [127.0.0.1]) (amavisd-new, port 10032) with ESMTP id Zx9k2LmQ for <b@example.com>; Tue, 3 Nov 2009 10:00:00 +0100 (CET)'),
+('barracuda', 'from mail.example.com (mail.example.com [93.184.216.67]) by mx1.example.barracuda.com with ESMTP id kP2mQ9sT4uV6wX8y (version=TLSv1.2 cipher=ECDHE-RSA-AES256-GCM-SHA384 bits=256 verify=NO) for <b@example.com>; Tue, 03 Nov 2009 02:00:00 -0800 (PST)'),
+('postfix client port', 'from helo.example (rdns.example [93.184.216.68]:54321) by mx.example.net (Postfix) with ESMTP id 4N1; Tue, 3 Nov 2009 10:00:00 +0000'),
+('exim ipv6 port', 'from mail.example.org ([2001:4860:4860::8888]:41234 helo=mail.example.org) by mx.example.net with esmtps (TLS1.2) tls TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 (Exim 4.92) (envelope-from <a@example.org>) id 1kZ-0001; Tue, 3 Nov 2009 10:00:00 +0000'),
+('tls-named host', 'from tls.example.com (tls.example.com [93.184.216.69]) by mx.example.net (Postfix) with ESMTP id 4N2; Tue, 3 Nov 2009 10:00:00 +0000'),
 -- webmail
 ('squirrelmail', 'from 144.137.3.98 (SquirrelMail authenticated user jmmail) by jmason.example with HTTP; Thu, 6 Dec 2001 09:21:06 -0000 (GMT)'),
 ('webmail', 'from [93.184.216.48] by webmail.example.com with HTTP; Tue, 3 Nov 2009 10:00:00 +0000'),
@@ -153,3 +167,16 @@ SELECT proname, provolatile, proisstrict, proparallel FROM pg_proc
  WHERE pronamespace = 'spamlab'::regnamespace
    AND proname IN ('parse_received', 'parse_received_header', 'origin_ip')
  ORDER BY 1;
+-- stored messages are read only as far as their header block: compressed,
+-- out-of-line and incompressible bodies, and a header block over 200 kB
+CREATE TEMP TABLE big (name text, raw bytea);
+ALTER TABLE big ALTER COLUMN raw SET STORAGE EXTENDED;
+INSERT INTO big VALUES
+('compressible', convert_to('Received: from a ([93.184.216.34]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || 'Date: Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10) || repeat('body ', 1000000), 'UTF8')),
+('incompressible', convert_to('Received: from a ([93.184.216.35]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10), 'UTF8') ||
+  (SELECT decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, 100000) i)),
+('long header block', convert_to('Subject: ' || repeat('s', 200000) || chr(10) || 'Received: from a ([93.184.216.36]) by b; Tue, 3 Nov 2009 10:00:00 +0000' || chr(10) || chr(10) || repeat('body ', 100000), 'UTF8')),
+('no header end', convert_to(repeat('X-Filler: ' || repeat('f', 100) || chr(10), 5000) || 'Received: from a ([93.184.216.37]) by b; Tue, 3 Nov 2009 10:00:00 +0000', 'UTF8'));
+SELECT name, pg_column_size(big.raw) < length(big.raw) AS compressed, h.hop, h.from_ip,
+       spamlab.origin_ip(big.raw), spamlab.mail_date(big.raw)
+  FROM big, spamlab.parse_received(big.raw) h ORDER BY name;

@@ -11,6 +11,11 @@ SELECT domain, registrable_domain, status FROM spamlab.whois('co.uk');
 SELECT domain, registrable_domain, status FROM spamlab.whois('');
 -- ICANN section only: a blogspot host is reduced to blogspot.com
 SELECT registrable_domain FROM spamlab.whois('someone.blogspot.com');
+-- mail addresses, case, IDNs (to A-labels), and what must not reach a query
+SELECT d, (spamlab.whois(d)).registrable_domain, (spamlab.whois(d)).status
+  FROM (VALUES ('Spammer@Mail.Example.COM'), ('bücher.de'),
+    ('www.xn--bcher-kva.de'), ('[192.0.2.1]'), ('example.com:25'),
+    ('a..b.com'), (E'x.com\r\nother.com'), ('x_y.com'), ('a/b.com')) t(d);
 
 -- a cached answer is served in cache_only mode, stale or not
 INSERT INTO spamlab.whois_cache (domain, status, server, created, registrar, queried_at)

@@ -1,0 +1,236 @@
+/*
+ * pgsink_drive: feed the PostgreSQL sink synthetic records and print its
+ * counters; for the pytest suite (batch boundaries, replays, poisoned
+ * records) and bench/copy.
+ *
+ *   pgsink_drive [--db CONNINFO] [--messages N] [--sessions N] [--size B]
+ *                [--poison I,J,...] [--batch-rows N] [--batch-bytes N]
+ *                [--repeat K] [--seed S] [--max-attempts N]
+ *                [--flush-ms N] [--trickle-ms N] [--staged] [--no-auth]
+ *
+ * --trickle-ms runs the loop N ms after each message, like a daemon fed
+ * by clients (the flush timer, not the row bound, cuts the batches); with
+ * --max-attempts 0 the sink retries for ever, as in the daemon.  --staged
+ * turns the direct COPY fast path off (every batch through staging).
+ * Every third message carries an AUTH password unless --no-auth.
+ * Records are deterministic in (seed, index), so a second run is a replay.
+ * Message I gets label 'bogus' (a CHECK violation) when listed in --poison.
+ */
+#include <event2/event.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgsink.h"
+
+static unsigned long n_done[3];
+
+static void
+done_cb(void *arg, enum pgsink_status status)
+{
+	n_done[status]++;
+}
+
+static bool
+in_list(const char *list, long i)
+{
+	const char *p = list;
+
+	while (p && *p)
+	{
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v == i)
+			return true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"messages", required_argument, NULL, 'm'},
+	    {"sessions", required_argument, NULL, 's'},
+	    {"size", required_argument, NULL, 'z'},
+	    {"poison", required_argument, NULL, 'p'},
+	    {"batch-rows", required_argument, NULL, 'r'},
+	    {"batch-bytes", required_argument, NULL, 'b'},
+	    {"repeat", required_argument, NULL, 'k'},
+	    {"seed", required_argument, NULL, 'e'},
+	    {"max-attempts", required_argument, NULL, 'a'},
+	    {"flush-ms", required_argument, NULL, 'f'},
+	    {"trickle-ms", required_argument, NULL, 't'},
+	    {"staged", no_argument, NULL, 'S'},
+	    {"no-auth", no_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0}};
+	const char *db = "", *poison = NULL;
+	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
+	struct pgsink_config cfg;
+	struct pgsink_stats st;
+	struct event_base *base;
+	struct pgsink *sink;
+	struct timespec t0, t1;
+	char *raw;
+	int c;
+	bool ok, auth = true;
+
+	pgsink_config_default(&cfg);
+	cfg.max_attempts = 5;
+	cfg.backoff_max_ms = 1000;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				db = optarg;
+				break;
+			case 'm':
+				nmsg = atol(optarg);
+				break;
+			case 's':
+				nses = atol(optarg);
+				break;
+			case 'z':
+				size = atol(optarg);
+				break;
+			case 'p':
+				poison = optarg;
+				break;
+			case 'r':
+				cfg.batch_rows = (size_t)atol(optarg);
+				break;
+			case 'b':
+				cfg.batch_bytes = (size_t)atol(optarg);
+				break;
+			case 'k':
+				repeat = atol(optarg);
+				break;
+			case 'e':
+				seed = atol(optarg);
+				break;
+			case 'a':
+				cfg.max_attempts = (unsigned)atol(optarg);
+				break;
+			case 'f':
+				cfg.flush_ms = (unsigned)atol(optarg);
+				break;
+			case 't':
+				trickle = atol(optarg);
+				break;
+			case 'S':
+				cfg.direct_copy = false;
+				break;
+			case 'N':
+				auth = false;
+				break;
+			default:
+				return 2;
+		}
+	}
+	if (size < 64)
+		size = 64;
+	raw = malloc((size_t)size);
+	base = event_base_new();
+	sink = base ? pgsink_new(base, db, &cfg) : NULL;
+	if (!raw || !sink)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long k = 0; k < repeat; k++)
+	{
+		for (long i = 0; i < nmsg; i++)
+		{
+			const char *rcpt[] = {"a@example.org", "b@example.net"};
+			struct msg_record m = {0};
+			int n = snprintf(raw, (size_t)size,
+			                 "Subject: drive %ld/%ld\r\n\r\n", seed, i);
+
+			memset(raw + n, 'x', (size_t)(size - n));
+			m.received_at = INT64_C(1714521600000000) + seed * 1000000000 + i;
+			record_content_id(&m.id, m.received_at, (uint8_t *)raw,
+			                  (size_t)size);
+			m.sensor = "drive";
+			m.source = "smtp";
+			m.label = in_list(poison, i) ? "bogus" : NULL;
+			m.peer_ip = i % 2 ? "2001:db8::1" : "192.0.2.7";
+			m.peer_port = 40000 + (int)(i % 1000);
+			m.helo = "drive.example";
+			m.mail_from = "";
+			m.rcpt_to = rcpt;
+			m.n_rcpt = 2;
+			m.auth_user = i % 3 || !auth ? NULL : "user";
+			m.auth_password = i % 3 || !auth ? NULL : "secret";
+			m.raw = (uint8_t *)raw;
+			m.raw_len = (size_t)size;
+			if (!pgsink_add_message(sink, &m, done_cb, NULL))
+				return 1;
+			if (!pgsink_wait_below(sink, 64 * 1024 * 1024))
+				break;
+			if (trickle > 0)
+			{
+				struct timeval tv = {trickle / 1000, trickle % 1000 * 1000};
+
+				event_base_loopexit(base, &tv);
+				event_base_dispatch(base);
+			}
+		}
+		for (long i = 0; i < nses; i++)
+		{
+			struct session_command cmd[3] = {
+			    {0, "EHLO drive.example", 18, 250},
+			    {1500, "AUTH PLAIN AHVzZXIAc2VjcmV0", 27, 235},
+			    {3000, "QUIT", 4, 221}};
+			struct session_auth au = {1500, "PLAIN", "user", "secret", 235};
+			struct session_record sr = {0};
+			char sraw[64];
+
+			snprintf(sraw, sizeof(sraw), "session %ld/%ld", seed, i);
+			sr.started_at = INT64_C(1714521600000000) + seed * 1000000000 + i;
+			sr.ended_at = sr.started_at + 5000;
+			record_content_id(&sr.id, sr.started_at, (uint8_t *)sraw,
+			                  strlen(sraw));
+			sr.sensor = "drive";
+			sr.peer_ip = "192.0.2.9";
+			sr.peer_port = 2525;
+			sr.helo = "drive.example";
+			sr.disconnect_reason = "quit";
+			sr.commands = cmd;
+			sr.n_commands = 3;
+			sr.auths = &au;
+			sr.n_auths = 1;
+			if (!pgsink_add_session(sink, &sr, done_cb, NULL))
+				return 1;
+		}
+	}
+	ok = pgsink_wait_idle(sink);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pgsink_get_stats(sink, &st);
+	{
+		double el = (double)(t1.tv_sec - t0.tv_sec) +
+		            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+		printf("ok=%d committed=%lu rejected=%lu cancelled=%lu batches=%llu "
+		       "rows_inserted=%llu messages_inserted=%llu batch_errors=%llu "
+		       "connect_errors=%llu elapsed=%.3f rows_per_s=%.0f\n",
+		       ok, n_done[PGSINK_COMMITTED], n_done[PGSINK_REJECTED],
+		       n_done[PGSINK_CANCELLED], (unsigned long long)st.batches,
+		       (unsigned long long)st.rows_inserted,
+		       (unsigned long long)st.messages_inserted,
+		       (unsigned long long)st.batch_errors,
+		       (unsigned long long)st.connect_errors, el,
+		       el > 0 ? (double)st.records_committed / el : 0.0);
+	}
+	if (!ok)
+		fprintf(stderr, "pgsink_drive: %s\n", pgsink_last_error(sink));
+	pgsink_free(sink);
+	event_base_free(base);
+	free(raw);
+	return ok ? 0 : 1;
+}
