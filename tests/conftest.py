@@ -106,3 +106,20 @@ def shared_path(*parts):
     if not p.exists():
         pytest.skip(f"{p} is absent (../shared/testdata not beside the checkout)")
     return p
+
+
+def assert_linear(measure_small, measure_large, limit=30, floor=0.002,
+                  tries=3, what=""):
+    """Assert that the large input (10x the small one) costs less than
+    `limit` times the small one.  Timing is noisy on a shared machine, so a
+    ratio over the limit is measured again (up to `tries` times): load
+    spikes pass, a quadratic algorithm fails every time."""
+    seen = []
+    for _ in range(tries):
+        small = max(measure_small(), floor)
+        large = measure_large()
+        seen.append((round(small, 4), round(large, 4)))
+        if large < limit * small:
+            return
+    raise AssertionError(f"{what}: time grew more than {limit}x for 10x the"
+                         f" input in every try (small, large): {seen}")

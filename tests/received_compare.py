@@ -19,14 +19,23 @@ FIELDS = {"ip": "from_ip", "rdns": "from_rdns", "helo": "from_helo",
 SA_STRIP = re.compile(r"[\s\x00#\[\]()<>|]")
 
 
+_cache = {}
+
+
 def sa_relays(files):
-    """SpamAssassin's parse of every Received header of files."""
-    out = subprocess.run(["perl", str(SA_SCRIPT), *map(str, files)],
-                         check=True, capture_output=True).stdout
-    for line in out.decode("latin-1").splitlines():
-        rec = json.loads(line)
-        rec["line"] = to_bytes(rec["line"])
-        yield rec
+    """SpamAssassin's parse of every Received header of files (cached: the
+    Perl run is the slow part)."""
+    key = tuple(map(str, files))
+    if key not in _cache:
+        out = subprocess.run(["perl", str(SA_SCRIPT), *key],
+                             check=True, capture_output=True).stdout
+        recs = []
+        for line in out.decode("latin-1").splitlines():
+            rec = json.loads(line)
+            rec["line"] = to_bytes(rec["line"])
+            recs.append(rec)
+        _cache[key] = recs
+    return list(_cache[key])
 
 
 def to_bytes(s):
@@ -48,15 +57,18 @@ def norm_ip(s):
 def compare(conn, files, allow=()):
     """Yield (record, field, sa_value, spamlab_value) for each disagreement
     on a field SpamAssassin found; allow is a set of (basename, n, field)."""
-    cur = conn.cursor()
-    for rec in sa_relays(files):
+    recs = [r for r in sa_relays(files) if r["relay"]]
+    texts = [r["line"].decode("utf-8", "replace").replace("\x00", " ")
+             for r in recs]
+    # one round trip for all headers
+    rows = conn.execute(
+        "SELECT host(h.from_ip), h.from_rdns, h.from_helo, h.by_host "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS v(t, n), "
+        "LATERAL spamlab.parse_received_header(v.t) h ORDER BY v.n",
+        (texts,)).fetchall()
+    for rec, row in zip(recs, rows):
         relay = rec["relay"]
-        if not relay:
-            continue
-        text = rec["line"].decode("utf-8", "replace").replace("\x00", " ")
-        cur.execute("SELECT host(from_ip), from_rdns, from_helo, by_host "
-                    "FROM spamlab.parse_received_header(%s)", (text,))
-        mine = dict(zip(["ip", "rdns", "helo", "by"], cur.fetchone()))
+        mine = dict(zip(["ip", "rdns", "helo", "by"], row))
         for f in FIELDS:
             sa = relay.get(f) or ""
             if not sa:

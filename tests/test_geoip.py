@@ -286,6 +286,8 @@ FLAT = [
     ("2001:4860::/32", {"country_code": "US", "city": "", "state1": "",
                         "postcode": "94043", "latitude": 37.4,
                         "longitude": -122.1, "timezone": "America/Los_Angeles"}),
+    ("5.5.5.0/24", {"country_code": "AX"}),
+    ("6.6.6.0/24", {"country_code": "ZZ"}),
 ]
 ASN = [
     ("8.8.8.0/24", {"autonomous_system_number": 15169,
@@ -354,8 +356,9 @@ def test_flat_layout(db, dbs):
     setting(db, "geoip_city_db", dbs["flat"])
     setting(db, "geoip_asn_db", dbs["asn"])
     g = one(db, "8.8.8.8")
-    assert g == {"country_code": "US", "country_name": None,
-                 "continent": None, "subdivision": "California",
+    # the flat layout has only the code: name and continent from the table
+    assert g == {"country_code": "US", "country_name": "United States",
+                 "continent": "NA", "subdivision": "California",
                  "city": "Mountain View", "postal_code": None,
                  # float32 37.422001 read as its shortest decimal
                  "latitude": 37.422, "longitude": -122.085,
@@ -367,6 +370,12 @@ def test_flat_layout(db, dbs):
         ("US", None, "94043", "America/Los_Angeles", 15169, None)
     assert db.execute("SELECT spamlab.geoip_country('8.8.8.4')").fetchone()[0] \
         == "US"
+    g = one(db, "5.5.5.5")
+    assert (g["country_code"], g["country_name"], g["continent"]) == \
+        ("AX", "Åland", "EU")
+    g = one(db, "6.6.6.6")  # a code the table does not know
+    assert (g["country_code"], g["country_name"], g["continent"]) == \
+        ("ZZ", None, None)
     # ASN from a range that is no CIDR block; network from the ASN file
     setting(db, "geoip_city_db", "")
     g = one(db, "1.0.0.9")

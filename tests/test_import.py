@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import TOP, shared_path
+from sinkdb import sink_db, sink_template  # noqa: F401 (fixtures)
 
 INGESTD = TOP / "ingestd" / "ingestd"
 
@@ -105,12 +106,12 @@ def rows(conn, where="true"):
         f" FROM spamlab.message WHERE {where}").fetchall()
 
 
-def test_nice_mbox(pg, fresh_db):
+def test_nice_mbox(pg, sink_db):
     mbox = shared_path("mail", "spamassassin", "nice.mbox")
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     out = run_import(dsn, "--label", "ham", mbox)
     want = mbox_split(mbox.read_bytes())
-    got = rows(fresh_db)
+    got = rows(sink_db)
     assert len(got) == len(want) == 3
     assert sorted(r[0] for r in got) == sorted(raw for _, raw in want)
     for raw, source, label, folder, sensor, received_at, size in got:
@@ -131,14 +132,14 @@ def test_nice_mbox(pg, fresh_db):
     out = run_import(dsn, "--label", "ham", mbox)
     s = summary(out.stderr)
     assert (s["imported"], s["duplicates"]) == ("0", "3")
-    assert len(rows(fresh_db)) == 3
+    assert len(rows(sink_db)) == 3
 
 
-def test_directories_of_eml(pg, fresh_db):
+def test_directories_of_eml(pg, sink_db):
     spam = shared_path("mail", "spamassassin", "spam")
     nice = shared_path("mail", "spamassassin", "nice")
     parser = shared_path("mail", "mail-parser")
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     expected = {}
     not_mail = []
     for label, d in (("spam", spam), ("ham", nice), ("spam", parser)):
@@ -152,7 +153,7 @@ def test_directories_of_eml(pg, fresh_db):
             for raw, src in msgs:
                 # byte-identical copies are one message (documented)
                 expected.setdefault(raw, (src, label))
-    got = rows(fresh_db)
+    got = rows(sink_db)
     assert len(got) == len(expected)
     for raw, source, label, folder, *_ in got:
         assert raw in expected, raw[:200]
@@ -166,10 +167,10 @@ def test_directories_of_eml(pg, fresh_db):
     for d in (spam, nice, parser):
         out = run_import(dsn, d)
         assert summary(out.stderr)["imported"] == "0"
-    assert len(rows(fresh_db)) == before
+    assert len(rows(sink_db)) == before
 
 
-def test_maildir_and_non_mail(pg, fresh_db, tmp_path):
+def test_maildir_and_non_mail(pg, sink_db, tmp_path):
     spam = shared_path("mail", "spamassassin", "spam")
     files = sorted(p for p in spam.iterdir() if p.is_file()
                    and not p.read_bytes().startswith(b"From ")
@@ -184,11 +185,11 @@ def test_maildir_and_non_mail(pg, fresh_db, tmp_path):
     (md / "new" / "5.host").write_bytes(os.urandom(4096))
     (md / "new" / "6.host").write_bytes(
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(200))
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     # a trailing slash does not change the folder name
     out = run_import(dsn, "--label", "spam", "--source-name", "tester",
                      f"{md}/")
-    got = rows(fresh_db)
+    got = rows(sink_db)
     by_raw = {r[0]: r for r in got}
     assert len(got) == 3
     assert by_raw[files[0].read_bytes()][1:5] == ("maildir", "spam", "Inbox",
@@ -201,7 +202,7 @@ def test_maildir_and_non_mail(pg, fresh_db, tmp_path):
     assert (s["messages"], s["not_mail"], s["imported"]) == ("3", "2", "3")
 
 
-def test_eml_tree_and_single_files(pg, fresh_db, tmp_path):
+def test_eml_tree_and_single_files(pg, sink_db, tmp_path):
     nice = shared_path("mail", "spamassassin", "nice")
     src = sorted(p for p in nice.iterdir() if p.is_file())[:5]
     (tmp_path / "a" / "b").mkdir(parents=True)
@@ -209,27 +210,27 @@ def test_eml_tree_and_single_files(pg, fresh_db, tmp_path):
         shutil.copy(p, tmp_path / "a" / ("b" if i else "") / f"{i}.eml")
     single = tmp_path / "single.eml"
     shutil.copy(src[3], single)
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     run_import(dsn, "--label", "ham", tmp_path / "a", single)
-    got = {r[0] for r in rows(fresh_db)}
+    got = {r[0] for r in rows(sink_db)}
     want = set()
     for p in src[:4]:
         want |= {raw for raw, _ in expected_raws(p)}
     assert got == want
 
 
-def test_mboxrd_unquoting(pg, fresh_db, tmp_path):
+def test_mboxrd_unquoting(pg, sink_db, tmp_path):
     box = tmp_path / "q.mbox"
     box.write_bytes(
         b"From a@b Wed May 16 00:40:34 2001\nSubject: one\nFrom: a@b\n\n"
         b">From here\n>>From there\n\n"
         b"From c@d Thu May 17 00:40:34 2001\nSubject: two\nFrom: c@d\n\nx\n")
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     run_import(dsn, box)
-    got = sorted(r[0] for r in rows(fresh_db))
+    got = sorted(r[0] for r in rows(sink_db))
     assert got == [b"Subject: one\nFrom: a@b\n\nFrom here\n>From there\n",
                    b"Subject: two\nFrom: c@d\n\nx\n"]
-    assert {r[3] for r in rows(fresh_db)} == {"q.mbox"}
+    assert {r[3] for r in rows(sink_db)} == {"q.mbox"}
 
 
 def test_bad_arguments():
@@ -277,10 +278,10 @@ def pg_ctl(cluster, action):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def test_postgres_stopped_mid_import(pg, fresh_db, tmp_path):
+def test_postgres_stopped_mid_import(pg, sink_db, tmp_path):
     """Stops and restarts the session cluster (cheaper than a private one);
     connections opened before the stop are not used after it."""
-    dbname = fresh_db.info.dbname
+    dbname = sink_db.info.dbname
     dsn = pg.dsn(dbname)
     box = tmp_path / "bulk.mbox"
     n = 3000

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import TOP
+from sinkdb import sink_db, sink_template  # noqa: F401 (fixtures)
 
 DRIVE = TOP / "ingestd" / "test" / "pgsink_drive"
 
@@ -33,8 +34,8 @@ def count(conn, table, where="true"):
                         ).fetchone()[0]
 
 
-def test_batches_bounded_by_rows_and_bytes(pg, fresh_db):
-    dsn = pg.dsn(fresh_db.info.dbname)
+def test_batches_bounded_by_rows_and_bytes(pg, sink_db):
+    dsn = pg.dsn(sink_db.info.dbname)
     st, _ = drive(dsn, "--messages", 2500, "--batch-rows", 1000)
     assert st["batches"] == 3 and st["committed"] == 2500
     assert st["messages_inserted"] == 2500
@@ -43,13 +44,13 @@ def test_batches_bounded_by_rows_and_bytes(pg, fresh_db):
                   "--batch-bytes", 10240)
     assert st["committed"] == 100
     assert 10 <= st["batches"] <= 20
-    assert count(fresh_db, "message") == 2600
+    assert count(sink_db, "message") == 2600
 
 
-def test_message_columns(pg, fresh_db):
-    dsn = pg.dsn(fresh_db.info.dbname)
+def test_message_columns(pg, sink_db):
+    dsn = pg.dsn(sink_db.info.dbname)
     drive(dsn, "--messages", 3, "--seed", 7)
-    r = fresh_db.execute(
+    r = sink_db.execute(
         "SELECT sensor, source, label, peer_ip::text, peer_port, helo,"
         " mail_from, rcpt_to, size, length(raw), tableoid::regclass::text"
         " FROM spamlab.message ORDER BY received_at LIMIT 2").fetchall()
@@ -58,13 +59,13 @@ def test_message_columns(pg, fresh_db):
                     200, 200, "spamlab.message_2024_05")
     assert r[1][3] == "2001:db8::1/128"
     # the password goes to message_auth, never to message
-    a = fresh_db.execute("SELECT username, password FROM spamlab.message_auth"
+    a = sink_db.execute("SELECT username, password FROM spamlab.message_auth"
                          ).fetchall()
     assert a == [("user", "secret")]
 
 
-def test_replay_is_a_no_op(pg, fresh_db):
-    dsn = pg.dsn(fresh_db.info.dbname)
+def test_replay_is_a_no_op(pg, sink_db):
+    dsn = pg.dsn(sink_db.info.dbname)
     st, _ = drive(dsn, "--messages", 300, "--sessions", 20, "--seed", 3)
     assert st["messages_inserted"] == 300
     # the same records again, twice in one run (replay within and across)
@@ -72,24 +73,24 @@ def test_replay_is_a_no_op(pg, fresh_db):
                   "--repeat", 2)
     assert st["committed"] == 640
     assert st["rows_inserted"] == 0 and st["messages_inserted"] == 0
-    assert count(fresh_db, "message") == 300
-    assert count(fresh_db, "smtp_session") == 20
-    assert count(fresh_db, "smtp_command") == 60
-    assert count(fresh_db, "smtp_auth") == 20
+    assert count(sink_db, "message") == 300
+    assert count(sink_db, "smtp_session") == 20
+    assert count(sink_db, "smtp_command") == 60
+    assert count(sink_db, "smtp_auth") == 20
 
 
-def test_direct_copy_falls_back_on_replay(pg, fresh_db):
+def test_direct_copy_falls_back_on_replay(pg, sink_db):
     """Without passwords a batch is COPYed straight into spamlab.message; a
     replayed key makes that COPY fail whole, and the batch (new and old
     keys mixed) goes through staging: one row per key, nothing lost."""
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     st, out = drive(dsn, "--messages", 1500, "--seed", 11, "--no-auth")
     assert st["messages_inserted"] == 1500 and "event=replay" not in out.stderr
     st, out = drive(dsn, "--messages", 2000, "--seed", 11, "--no-auth")
     assert "event=replay" in out.stderr
     assert st["committed"] == 2000 and st["messages_inserted"] == 500
     assert st["batch_errors"] == 0
-    total, distinct = fresh_db.execute(
+    total, distinct = sink_db.execute(
         "SELECT count(*), count(DISTINCT id) FROM spamlab.message").fetchone()
     assert total == distinct == 2000
     # staging forced: same result, no fallback needed
@@ -98,15 +99,15 @@ def test_direct_copy_falls_back_on_replay(pg, fresh_db):
     assert st["messages_inserted"] == 0 and "event=replay" not in out.stderr
 
 
-def test_session_rows(pg, fresh_db):
-    dsn = pg.dsn(fresh_db.info.dbname)
+def test_session_rows(pg, sink_db):
+    dsn = pg.dsn(sink_db.info.dbname)
     drive(dsn, "--messages", 0, "--sessions", 1, "--seed", 4)
-    s = fresh_db.execute(
+    s = sink_db.execute(
         "SELECT peer_ip::text, peer_port, helo, disconnect_reason, n_commands,"
         " n_auth, ended_at - started_at FROM spamlab.smtp_session").fetchone()
     assert s[:6] == ("192.0.2.9/32", 2525, "drive.example", "quit", 3, 1)
     assert s[6].total_seconds() == pytest.approx(0.005)
-    cmds = fresh_db.execute(
+    cmds = sink_db.execute(
         "SELECT c.n, c.command, c.reply_code, c.at - s.started_at"
         " FROM spamlab.smtp_command c JOIN spamlab.smtp_session s"
         " ON s.id = c.session_id ORDER BY n").fetchall()
@@ -114,43 +115,43 @@ def test_session_rows(pg, fresh_db):
         (1, "EHLO drive.example", 250),
         (2, "AUTH PLAIN AHVzZXIAc2VjcmV0", 235), (3, "QUIT", 221)]
     assert cmds[2][3].total_seconds() == pytest.approx(0.003)
-    a = fresh_db.execute("SELECT n, mechanism, username, password, reply_code"
+    a = sink_db.execute("SELECT n, mechanism, username, password, reply_code"
                          " FROM spamlab.smtp_auth").fetchall()
     assert a == [(1, "PLAIN", "user", "secret", 235)]
 
 
 @pytest.mark.parametrize("path", ["staged", "direct"])
-def test_poisoned_records_are_isolated(pg, fresh_db, path):
+def test_poisoned_records_are_isolated(pg, sink_db, path):
     """Batches with AUTH passwords go through staging, others are COPYed
     straight in: a bad record is isolated on both paths."""
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     extra = ["--no-auth"] if path == "direct" else []
     st, out = drive(dsn, "--messages", 300, "--seed", 5, "--poison", "5,250",
                     "--batch-rows", 100, *extra)
     assert st["ok"] == 1
     assert st["rejected"] == 2 and st["committed"] == 298
-    assert count(fresh_db, "message") == 298
+    assert count(sink_db, "message") == 298
     rejected = re.findall(r"event=record_rejected msg=\"kind=message id=(\S+)",
                           out.stderr)
     assert len(rejected) == 2
     assert "message_label_check" in out.stderr
     for rid in rejected:
-        assert count(fresh_db, "message", f"id = '{rid}'") == 0
+        assert count(sink_db, "message", f"id = '{rid}'") == 0
     # the sink went on with later batches at full size
     st, _ = drive(dsn, "--messages", 300, "--seed", 6, "--batch-rows", 100,
                   *extra)
     assert st["batches"] == 3
 
 
-def test_ingest_role_can_load(pg, fresh_db):
+def test_ingest_role_can_load(pg, sink_db):
     """spamlab_ingest has INSERT only (+ TEMP, ensure_message_partitions)."""
-    dsn = pg.dsn(fresh_db.info.dbname, user="spamlab_ingest")
+    dsn = pg.dsn(sink_db.info.dbname, user="spamlab_ingest")
     st, _ = drive(dsn, "--messages", 50, "--sessions", 5, "--seed", 8)
     assert st["messages_inserted"] == 50
     st, _ = drive(dsn, "--messages", 50, "--sessions", 5, "--seed", 8)
     assert st["rows_inserted"] == 0
-    assert count(fresh_db, "message") == 50
-    assert count(fresh_db, "smtp_session") == 5
+    assert count(sink_db, "message") == 50
+    assert count(sink_db, "smtp_session") == 5
 
 
 def test_unreachable_server_fails_after_max_attempts():
@@ -163,21 +164,21 @@ def test_unreachable_server_fails_after_max_attempts():
     assert "event=give_up" in out.stderr
 
 
-def test_flush_timer_cuts_batches(pg, fresh_db):
+def test_flush_timer_cuts_batches(pg, sink_db):
     """A trickle (one record per 20 ms) goes out every flush_ms, not per
     record and not only at the end."""
-    dsn = pg.dsn(fresh_db.info.dbname)
+    dsn = pg.dsn(sink_db.info.dbname)
     st, _ = drive(dsn, "--messages", 50, "--seed", 9, "--trickle-ms", 20,
                   "--flush-ms", 200)
     assert st["committed"] == 50
     assert 3 <= st["batches"] <= 15
 
 
-def test_server_restart_loses_nothing(pg, fresh_db):
+def test_server_restart_loses_nothing(pg, sink_db):
     """A daemon-like sink (retries for ever) across a PostgreSQL restart:
     in-flight batches are requeued, every record commits exactly once."""
     from test_import import pg_ctl
-    dbname = fresh_db.info.dbname
+    dbname = sink_db.info.dbname
     n = 400
     proc = subprocess.Popen(
         [str(DRIVE), "--db", pg.dsn(dbname), "--messages", str(n), "--seed",

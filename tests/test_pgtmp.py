@@ -1,6 +1,7 @@
 """The throwaway cluster every test layer uses: isolated, and always gone."""
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -80,12 +81,13 @@ def test_run_cleans_up_when_killed(tmp_path):
     marker = tmp_path / "dir"
     p = subprocess.Popen([str(PGTMP), "run", "--", "bash", "-c",
                           f'echo "$SPAMLAB_PGTMP" > {marker}; sleep 60'])
-    for _ in range(300):
+    # starting a cluster can take long on a loaded machine
+    for _ in range(1200):
         if marker.exists() and marker.read_text().strip():
             break
-        import time
         time.sleep(0.1)
     d = marker.read_text().strip()
+    assert d, "the cluster did not start within 120 s"
     p.terminate()
     p.wait(timeout=30)
     assert not os.path.exists(d)

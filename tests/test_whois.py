@@ -400,3 +400,13 @@ def test_referral_to_privileged_port_refused(conn, fake):
     assert r["status"] == "blocked"
     assert r["server"] == "127.0.0.1:25"
     assert iso(r["created"]) == REGISTRY_CREATED
+
+
+def test_saved_plan_survives_extension_recreate(fresh_db):
+    c = fresh_db
+    assert whois(c, "x.com")["status"] == "not_cached"
+    c.execute("DROP EXTENSION spamlab CASCADE")
+    c.execute("CREATE EXTENSION spamlab")
+    c.execute("INSERT INTO spamlab.whois_cache (domain, status, queried_at) "
+              "VALUES ('x.com', 'ok', now())")
+    assert whois(c, "x.com")["status"] == "ok"

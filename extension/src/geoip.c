@@ -47,6 +47,7 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
+#include "country.h"
 #include "mmdbread.h"
 #include "spamlab.h"
 
@@ -497,6 +498,32 @@ geoip_datums(const GeoipMatch *m, const MmdbField *f, int first, int last,
 }
 
 /*
+ * The flat layout stores only the country code: add the country's name and
+ * continent from the built-in table (country.c).
+ */
+static void
+geoip_country_names(const MmdbField *f, Datum *v, bool *n)
+{
+	const MmdbField *code = &f[MMDBREAD_COUNTRY_CODE];
+	const char *name, *continent;
+
+	if (code->kind != MMDB_KIND_STRING ||
+	    !country_lookup(code->str, code->len, &name, &continent))
+		return;
+	if (n[MMDBREAD_COUNTRY_NAME])
+	{
+		v[MMDBREAD_COUNTRY_NAME] =
+		    CStringGetTextDatum(pg_any_to_server(name, strlen(name), PG_UTF8));
+		n[MMDBREAD_COUNTRY_NAME] = false;
+	}
+	if (n[MMDBREAD_CONTINENT])
+	{
+		v[MMDBREAD_CONTINENT] = CStringGetTextDatum(continent);
+		n[MMDBREAD_CONTINENT] = false;
+	}
+}
+
+/*
  * spamlab.geoip(ip inet) -> spamlab.geoip_result: location from the city
  * database, network owner from the ASN database.  Either setting may be
  * empty (its columns are then NULL), not both.  NULL when nothing matched.
@@ -552,7 +579,11 @@ geoip(PG_FUNCTION_ARGS)
 	if (!found_city && !found_asn)
 		PG_RETURN_NULL();
 	if (found_city)
+	{
 		geoip_datums(&city, f, MMDBREAD_COUNTRY_CODE, MMDBREAD_TIME_ZONE, v, n);
+		if (city.file->layout == MMDB_LAYOUT_FLAT)
+			geoip_country_names(f, v, n);
+	}
 	else
 		memset(n, true, sizeof(bool) * (MMDBREAD_TIME_ZONE + 1));
 	if (found_asn)

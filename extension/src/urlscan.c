@@ -300,7 +300,7 @@ add_path(struct sbuf *b, const char *s, size_t n)
 	{
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '%' && i + 2 < n + 0 && hexval(s[i + 1]) >= 0 &&
+		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
 		    hexval(s[i + 2]) >= 0)
 		{
 			char d = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
@@ -603,12 +603,26 @@ url_emit_one(const char *raw, size_t len, enum url_source src,
 	emit_candidate(raw, len, src, anchor, true, emit, arg);
 }
 
-/* Bytes that end a run of URL-ish text. */
-static inline bool
-is_delim(unsigned char c)
+/* Byte classes for the run scanner: one table lookup per byte. */
+#define CLS_DELIM   1 /* ends a run of URL-ish text */
+#define CLS_SPECIAL 2 /* : ] . [ ( make a run worth a closer look */
+
+static unsigned char byte_class[256];
+
+static void
+init_byte_class(void)
 {
-	return c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' ||
-	       c == '`' || c == '|' || c == '^';
+	static bool done = false;
+
+	if (done)
+		return;
+	for (int c = 0; c < 256; c++)
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' ||
+		    c == '`' || c == '|' || c == '^')
+			byte_class[c] = CLS_DELIM;
+	byte_class[':'] = byte_class[']'] = byte_class['.'] = CLS_SPECIAL;
+	byte_class['['] = byte_class['('] = CLS_SPECIAL;
+	done = true;
 }
 
 /* Trim trailing punctuation; keep balanced closing brackets. */
@@ -745,25 +759,31 @@ url_scan_text(const char *buf, size_t len, enum url_source src,
 {
 	const char *p = buf, *end = buf + len;
 
+	init_byte_class();
 	while (p < end)
 	{
 		const char *s, *css = NULL;
 		bool dot = false;
 
-		while (p < end && is_delim((unsigned char)*p))
+		while (p < end && (byte_class[(unsigned char)*p] & CLS_DELIM))
 			p++;
 		s = p;
-		while (p < end && !is_delim((unsigned char)*p))
+		for (; p < end; p++)
 		{
+			unsigned char k = byte_class[(unsigned char)*p];
+
+			if (k == 0)
+				continue;
+			if (k & CLS_DELIM)
+				break;
 			if (*p == ':' && css == NULL && p + 1 < end &&
 			    (p[1] == '/' || p[1] == '\\'))
 				css = p;
 			else if (*p == ']' && css == NULL && p + 2 < end && p[1] == '/' &&
 			         p[2] == '/' && p - s >= 2 && p[-1] == ':' && p[-2] == '[')
 				css = p - 2; /* defanged "[:]//" */
-			else if (*p == '.' || *p == '[' || *p == '(' || *p == ':')
+			else
 				dot = true;
-			p++;
 		}
 		if (p > s && (css != NULL || dot))
 		{
@@ -947,25 +967,36 @@ static void
 walk_text(struct html_walk *w, const char *s, const char *e)
 {
 	struct sbuf tmp = {0};
+	const char *t;
+	char *o;
 
-	add_decoded(&tmp, s, e);
-	for (size_t i = 0; i < tmp.len; i++)
+	if (memchr(s, '&', e - s) != NULL)
 	{
-		unsigned char c = (unsigned char)tmp.d[i];
+		add_decoded(&tmp, s, e);
+		s = tmp.d;
+		e = tmp.d + tmp.len;
+	}
+	sbuf_reserve(&w->text, e - s);
+	o = w->text.d + w->text.len;
+	for (t = s; t < e; t++)
+	{
+		unsigned char c = (unsigned char)*t;
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
 		    c == '\0')
 		{
 			if (!w->space)
-				sbuf_addc(&w->text, ' ');
+				*o++ = ' ';
 			w->space = true;
 		}
 		else
 		{
-			sbuf_addc(&w->text, (char)c);
+			*o++ = (char)c;
 			w->space = false;
 		}
 	}
+	w->text.len = o - w->text.d;
+	w->text.d[w->text.len] = '\0';
 	free(tmp.d);
 }
 

@@ -835,16 +835,28 @@ whois(PG_FUNCTION_ARGS)
 	SPI_connect();
 	{
 		/* cache_only serves stale rows too: they are all there is */
-		int ret = SPI_execute_with_args(
-		    "SELECT created, updated, expires, registrar, server, status, "
-		    "queried_at FROM spamlab.whois_cache WHERE domain = $1 AND ($2 "
-		    "OR queried_at + make_interval(secs => CASE WHEN status IN "
-		    "('ok', 'truncated') THEN $3 ELSE $4 END) > now())",
-		    4, (Oid[]){TEXTOID, BOOLOID, FLOAT8OID, FLOAT8OID},
-		    (Datum[]){v[1], BoolGetDatum(whois_mode != WHOIS_MODE_LIVE),
-		              Float8GetDatum((double)whois_cache_ttl),
-		              Float8GetDatum((double)whois_negative_ttl)},
-		    NULL, true, 1);
+		static SPIPlanPtr plan = NULL;
+		Datum args[4];
+		int ret;
+
+		if (plan == NULL)
+		{
+			SPIPlanPtr p = SPI_prepare(
+			    "SELECT created, updated, expires, registrar, server, status, "
+			    "queried_at FROM spamlab.whois_cache WHERE domain = $1 AND "
+			    "($2 OR queried_at + make_interval(secs => CASE WHEN status "
+			    "IN ('ok', 'truncated') THEN $3 ELSE $4 END) > now())",
+			    4, (Oid[]){TEXTOID, BOOLOID, FLOAT8OID, FLOAT8OID});
+
+			if (p == NULL || SPI_keepplan(p) != 0)
+				elog(ERROR, "could not prepare the whois cache lookup");
+			plan = p;
+		}
+		args[0] = v[1];
+		args[1] = BoolGetDatum(whois_mode != WHOIS_MODE_LIVE);
+		args[2] = Float8GetDatum((double)whois_cache_ttl);
+		args[3] = Float8GetDatum((double)whois_negative_ttl);
+		ret = SPI_execute_plan(plan, args, NULL, true, 1);
 
 		if (ret == SPI_OK_SELECT && SPI_processed == 1)
 		{

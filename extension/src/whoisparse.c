@@ -437,6 +437,7 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 
 	out->epoch = 0;
 	out->usec = 0;
+	out->zoned = false;
 	while (i < len && is_blank(s[i]))
 		i++;
 	skip_weekday(s, len, &i);
@@ -570,7 +571,7 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 		return false;
 	if (ss == 60)
 		ss = 59;
-	(void)has_zone; /* no zone means UTC */
+	out->zoned = has_zone; /* without a zone: read as UTC */
 	out->epoch = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss -
 	             (int64_t)zone * 60;
 	out->usec = usec;
@@ -656,10 +657,15 @@ set_text(char *out, size_t outmax, const char *s, size_t len)
 
 /* Set a date field from a value, if it is not yet set and the value parses. */
 static void
-set_date(bool *has, struct whois_time *t, const char *v, size_t vlen)
+set_date(bool *has, struct whois_time *t, const char *v, size_t vlen,
+         int default_zone_minutes)
 {
 	if (!*has && whois_parse_date(v, vlen, t))
+	{
 		*has = true;
+		if (!t->zoned)
+			t->epoch -= (int64_t)default_zone_minutes * 60;
+	}
 }
 
 /*
@@ -669,7 +675,7 @@ set_date(bool *has, struct whois_time *t, const char *v, size_t vlen)
  */
 static bool
 split_line(const char *line, size_t len, char *key, const char **val,
-           size_t *vlen, bool *colon)
+           size_t *vlen, bool *colon, bool *bracketed)
 {
 	size_t i = 0, k = 0, kend;
 	bool bracket = false;
@@ -693,6 +699,7 @@ split_line(const char *line, size_t len, char *key, const char **val,
 		if (bracket ? line[kend] == ']' : line[kend] == ':')
 			break;
 	*colon = kend < len;
+	*bracketed = bracket;
 	if (bracket && !*colon)
 		return false;
 	if (kend - i > KEY_MAX * 2)
@@ -754,10 +761,11 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 		char key[KEY_MAX + 1];
 		const char *val = NULL;
 		size_t vlen = 0;
-		bool colon;
+		bool colon, bracketed = false;
+		int zone;
 
 		pos += llen + (nl ? 1 : 0);
-		if (!split_line(line, llen, key, &val, &vlen, &colon))
+		if (!split_line(line, llen, key, &val, &vlen, &colon, &bracketed))
 		{
 			/* a blank line ends a "Registrar:" block */
 			size_t i = 0;
@@ -783,6 +791,8 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 				continue;
 			}
 		}
+		/* JPRS ("[key] value" lines) writes Japan time, mostly without zone */
+		zone = bracketed ? 9 * 60 : 0;
 		if (!colon || vlen == 0)
 		{
 			/* "Registrar:" or "Registrar" alone: the name follows */
@@ -791,11 +801,11 @@ whois_parse_answer(const char *text, size_t len, struct whois_fields *out)
 			continue;
 		}
 		if (in_table(key, created_keys))
-			set_date(&out->has_created, &out->created, val, vlen);
+			set_date(&out->has_created, &out->created, val, vlen, zone);
 		else if (in_table(key, updated_keys))
-			set_date(&out->has_updated, &out->updated, val, vlen);
+			set_date(&out->has_updated, &out->updated, val, vlen, zone);
 		else if (in_table(key, expires_keys))
-			set_date(&out->has_expires, &out->expires, val, vlen);
+			set_date(&out->has_expires, &out->expires, val, vlen, zone);
 		else if (in_table(key, registrar_keys))
 			set_text(out->registrar, WHOIS_REGISTRAR_MAX, val, vlen);
 		else if (in_table(key, referral_keys) &&

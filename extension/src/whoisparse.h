@@ -20,6 +20,7 @@ struct whois_time
 {
 	int64_t epoch;
 	int32_t usec;
+	bool zoned; /* the text named a zone (else it was read as UTC) */
 };
 
 struct whois_fields
@@ -40,8 +41,9 @@ struct whois_fields
  * Read the fields of a whois answer of len bytes (need not be
  * NUL-terminated).  The first creation, update and expiry dates and the
  * first registrar win, so contact objects after the domain object (RIPE
- * style) do not override it.  Never fails: what is not understood is left
- * empty.
+ * style) do not override it.  Dates without a zone are UTC, except on
+ * JPRS's "[key] value" lines, which are Japan time (+09:00).  Never fails:
+ * what is not understood is left empty.
  */
 void whois_parse_answer(const char *text, size_t len, struct whois_fields *out);
 

@@ -5,10 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "hdrscan.h"
+#include "maildate.h"
 
 /* End of the line at p (its LF, or end). */
 static size_t
@@ -166,170 +165,17 @@ mbox_unquote(const char *in, size_t n, enum mbox_variant v, char *out)
 	return o;
 }
 
-/* --- dates --------------------------------------------------------------- */
-
-static int
-month_index(const char *t, size_t n)
-{
-	static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-
-	if (n < 3)
-		return -1;
-	for (int i = 0; i < 12; i++)
-		if (strncasecmp(t, names + 3 * i, 3) == 0)
-			return i;
-	return -1;
-}
-
-/* Offset in minutes of a named zone (RFC 5322 obsolete zones), or 0. */
-static int
-zone_minutes(const char *t, size_t n)
-{
-	static const struct
-	{
-		const char *name;
-		int min;
-	} zones[] = {{"UT", 0},        {"UTC", 0},       {"GMT", 0},
-	             {"Z", 0},         {"EST", -5 * 60}, {"EDT", -4 * 60},
-	             {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60},
-	             {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60}};
-
-	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
-		if (strlen(zones[i].name) == n && strncasecmp(t, zones[i].name, n) == 0)
-			return zones[i].min;
-	return 0;
-}
-
-static bool
-all_digits(const char *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (t[i] < '0' || t[i] > '9')
-			return false;
-	return n > 0;
-}
-
-static int
-num(const char *t, size_t n)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n && i < 9; i++)
-		v = v * 10 + (t[i] - '0');
-	return v;
-}
-
-/* hh:mm[:ss] */
-static bool
-parse_time(const char *t, size_t n, int *h, int *mi, int *sec)
-{
-	size_t i = 0, start;
-	int part[3] = {0, 0, 0}, k = 0;
-
-	while (k < 3)
-	{
-		start = i;
-		while (i < n && t[i] >= '0' && t[i] <= '9')
-			i++;
-		if (i == start || i - start > 2)
-			return false;
-		part[k++] = num(t + start, i - start);
-		if (i == n)
-			break;
-		if (t[i] != ':')
-			return false;
-		i++;
-	}
-	if (k < 2 || i != n || part[0] > 23 || part[1] > 59 || part[2] > 60)
-		return false;
-	*h = part[0];
-	*mi = part[1];
-	*sec = part[2];
-	return true;
-}
-
-/* Dates in any token order: day, month name, year, time, zone. */
-static bool
-parse_tokens(const char *s, size_t n, int64_t *unix_us)
-{
-	int day = -1, mon = -1, year = -1, h = -1, mi = 0, sec = 0, zone = 0;
-	bool have_zone = false;
-	size_t i = 0;
-	struct tm tm;
-	time_t t;
-
-	while (i < n)
-	{
-		size_t start;
-
-		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == ',' ||
-		                 s[i] == '\r' || s[i] == '\n'))
-			i++;
-		if (i >= n || s[i] == '(')
-			break; /* a comment ends the date */
-		start = i;
-		while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != ',' &&
-		       s[i] != '\r' && s[i] != '\n' && s[i] != '(')
-			i++;
-		{
-			const char *tok = s + start;
-			size_t tl = i - start;
-
-			if ((tok[0] == '+' || tok[0] == '-') && tl == 5 &&
-			    all_digits(tok + 1, 4) && h >= 0 && !have_zone)
-			{
-				int z = num(tok + 1, 2) * 60 + num(tok + 3, 2);
-
-				zone = tok[0] == '-' ? -z : z;
-				have_zone = true;
-			}
-			else if (memchr(tok, ':', tl))
-			{
-				if (h >= 0 || !parse_time(tok, tl, &h, &mi, &sec))
-					return false;
-			}
-			else if (all_digits(tok, tl))
-			{
-				if (tl == 4 && year < 0)
-					year = num(tok, 4);
-				else if (tl <= 2 && day < 0)
-					day = num(tok, tl);
-				else if (tl == 2 && year < 0 && mon >= 0)
-				{
-					year = num(tok, 2);
-					year += year < 50 ? 2000 : 1900;
-				}
-				else
-					return false;
-			}
-			else if (mon < 0 && month_index(tok, tl) >= 0)
-				mon = month_index(tok, tl);
-			else if (h >= 0 && !have_zone)
-			{
-				zone = zone_minutes(tok, tl);
-				have_zone = true;
-			}
-			/* anything else (a day name) is ignored */
-		}
-	}
-	if (day < 1 || day > 31 || mon < 0 || year < 1900 || year > 9999 || h < 0)
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon;
-	tm.tm_mday = day;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	*unix_us = ((int64_t)t - (int64_t)zone * 60) * 1000000;
-	return true;
-}
+/* --- dates: the extension's lenient parser (maildate.c) ---------------- */
 
 bool
 mail_parse_date(const char *s, size_t n, int64_t *unix_us)
 {
-	return parse_tokens(s, n, unix_us);
+	int64_t t;
+
+	if (!maildate_parse(s, n, &t))
+		return false;
+	*unix_us = t * 1000000;
+	return true;
 }
 
 bool
@@ -344,7 +190,7 @@ mbox_from_date(const char *line, size_t n, int64_t *unix_us)
 		i++;
 	while (i < n && line[i] != ' ' && line[i] != '\t')
 		i++; /* the sender */
-	return parse_tokens(line + i, n - i, unix_us);
+	return mail_parse_date(line + i, n - i, unix_us);
 }
 
 /* Unfold field f into a malloc'd string; NULL on allocation failure. */

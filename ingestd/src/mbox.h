@@ -59,8 +59,8 @@ bool mbox_needs_unquote(const char *in, size_t n, enum mbox_variant v);
 bool mbox_from_date(const char *line, size_t n, int64_t *unix_us);
 
 /*
- * An RFC 5322 date ("Tue, 15 May 2001 23:40:33 +0000 (GMT)"), leniently:
- * order of tokens, two-digit years, named zones, missing seconds.
+ * A mail date ("Tue, 15 May 2001 23:40:33 +0000 (GMT)", asctime, ...) in
+ * Unix microseconds: the extension's lenient maildate_parse(), shared.
  */
 bool mail_parse_date(const char *s, size_t n, int64_t *unix_us);
 

@@ -136,7 +136,7 @@ test_dates(void)
 	    {false, "24 Apr 2019 10:05 -0130", true, 1556105700},
 	    {false, "Wed, 24 Apr 19 10:05:02 GMT", true, 1556100302},
 	    {false, "Wed, 24 Apr 2019 10:05:02 EDT", true, 1556114702},
-	    {false, "Wed, 24 Apr 2019", false, 0},
+	    {false, "Wed, 24 Apr 2019", true, 1556064000}, /* midnight */
 	    {false, "Wed, 32 Apr 2019 10:05:02", false, 0},
 	    {false, "Wed, 24 Apr 2019 25:05:02", false, 0},
 	    {false, "", false, 0},

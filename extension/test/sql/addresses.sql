@@ -25,6 +25,9 @@ SELECT * FROM pg_temp.a('From: =?UTF-8?B?QW5uYSA8YW5uYUBleGFtcGxlLmNvbT4=?=');
 -- Return-Path: the null path and a normal one; several To fields
 SELECT * FROM pg_temp.a('Return-Path: <>', 'return-path');
 SELECT * FROM pg_temp.a(E'To: a@one.example\nTo: b@two.example', 'to');
+-- every supported field, names case-insensitive
+SELECT f, a.address FROM unnest(ARRAY['From', 'SENDER', 'reply-to', 'To', 'cc', 'Bcc', 'Return-Path']) f,
+  spamlab.addresses(E'From: f@x.example\nSender: s@x.example\nReply-To: r@x.example\nTo: t@x.example\nCc: c@x.example\nBcc: b@x.example\nReturn-Path: <p@x.example>\n\n', f) a;
 -- raw 8-bit names become valid UTF-8
 SELECT * FROM spamlab.addresses('\x46726f6d3a20c9766520783c65406578616d706c652e636f6d3e0a0a'::bytea);
 -- the default field is From; other fields are not read

@@ -46,7 +46,7 @@ SELECT * FROM spamlab.whois_parse(E'\n    Domain name:\n        spam-example.co.
   '    Relevant dates:\n        Registered on: 11-Dec-1996\n'
   '        Expiry date:  11-Dec-2025\n        Last updated:  10-Nov-2023\n');
 
--- JPRS (.jp) in Japanese: [key] value, yyyy/mm/dd, (JST)
+-- JPRS (.jp) in Japanese: [key] value, yyyy/mm/dd in Japan time, (JST)
 SELECT * FROM spamlab.whois_parse(E'[ JPRS database provides information on network administration. ]\n\n'
   'Domain Information: [ドメイン情報]\n'
   '[Domain Name]                   SPAM-EXAMPLE.JP\n\n'
