@@ -35,6 +35,13 @@ extern int unit_failures;
 
 /* test functions, one line per test file */
 void test_uuid7(void);
+void test_smtp_parse(void);
+void test_smtp_path(void);
+void test_smtp_params(void);
+void test_smtp_base64(void);
+void test_dotstuff(void);
+void test_spool(void);
+void test_spoolrec(void);
 void test_mbox(void);
 void test_record(void);
 

@@ -15,6 +15,13 @@ static const struct
 	void (*fn)(void);
 } tests[] = {
     {"uuid7", test_uuid7},
+    {"smtp_parse", test_smtp_parse},
+    {"smtp_path", test_smtp_path},
+    {"smtp_params", test_smtp_params},
+    {"smtp_base64", test_smtp_base64},
+    {"dotstuff", test_dotstuff},
+    {"spool", test_spool},
+    {"spoolrec", test_spoolrec},
     {"mbox", test_mbox},
     {"record", test_record},
 };
