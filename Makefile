@@ -6,6 +6,7 @@
 #   make check     deps, build, then every test layer, ending "N passed, N failed"
 #   make demo      the main job on a private cluster under ./var; make stop ends it
 #   make db        apply sql/ migrations to the demo cluster
+#   make notebook  Jupyter on notebooks/, against the demo database
 #   make lint      clang-format check and cppcheck;  make fmt reformats
 #   make fuzz      run the libFuzzer targets (FUZZ_SECONDS each)
 #   make geoip-db  fetch free GeoIP databases (npm registry) into var/geoip
@@ -18,7 +19,7 @@ export PG_CONFIG
 C_SOURCES = $(shell tools/lint --list)
 
 .PHONY: all deps install check installcheck unittest lint fmt demo stop db \
-	psql fuzz bench geoip-db clean
+	psql notebook fuzz bench geoip-db clean
 
 all:
 	$(MAKE) -C extension
@@ -61,6 +62,14 @@ db:
 
 psql:
 	@eval "$$(tools/democluster env)" && psql
+
+notebook:
+	@tools/democluster start
+	@eval "$$(tools/democluster env)" && \
+	SPAMLAB_DSN="host=$$PGHOST port=$$PGPORT dbname=spamlab user=postgres" \
+	SPAMLAB_FIGURES=$(CURDIR)/var/figures \
+	jupyter notebook --ip=127.0.0.1 --no-browser --allow-root \
+		--notebook-dir=$(CURDIR)/notebooks
 
 fuzz:
 	@tests/fuzz $(FUZZ_SECONDS)

@@ -5,6 +5,7 @@ and the sql/ migrations applied.  Tests that need a clean slate use their own
 database (the `fresh_db` fixture) or their own cluster (`PgCluster`).
 """
 import atexit
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -72,8 +73,8 @@ def db(pg):
 _fresh = 0
 
 
-@pytest.fixture
-def fresh_db(pg):
+@contextlib.contextmanager
+def fresh_database(pg):
     """A new, empty database with the migrations applied; dropped afterwards."""
     global _fresh
     _fresh += 1
@@ -90,6 +91,13 @@ def fresh_db(pg):
         conn.close()
         with pg.connect(dbname="postgres") as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_db(pg):
+    """A new, empty database with the migrations applied; dropped afterwards."""
+    with fresh_database(pg) as conn:
+        yield conn
 
 
 def shared_path(*parts):
