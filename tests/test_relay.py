@@ -33,6 +33,20 @@ EXPECTED = (b"From: probe@spam.test\r\nTo: box@probe.test\r\n"
             b".leading dot\r\nbare lf line\r\nlast line without end\r\n")
 
 
+def free_udp_tcp_port():
+    """A loopback port free for both UDP and TCP at the time of asking."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
 def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -214,32 +228,42 @@ def dns():
     exist."""
     if not os.access(DNSMASQ, os.X_OK):
         pytest.skip("dnsmasq is not installed (package dnsmasq-base)")
-    port = free_port(socket.SOCK_DGRAM)
-    p = subprocess.Popen([
-        DNSMASQ, "-k", "--no-resolv", "--no-hosts", f"--port={port}",
-        "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=",
-        "--local=/test/",
-        "--mx-host=probe.test,mx1.probe.test,10",
-        "--mx-host=probe.test,mx0.probe.test,5",
-        "--host-record=mx1.probe.test,127.0.0.1",
-        "--host-record=mx0.probe.test,127.0.0.2",
-        "--host-record=nomx.test,127.0.0.1",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # wait until it answers
-    q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-         b"\x05probe\x04test\x00\x00\x0f\x00\x01")
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.1)
-            try:
-                s.sendto(q, ("127.0.0.1", port))
-                s.recv(512)
+    # dnsmasq listens on UDP and TCP: the port must be free for both, and a
+    # race with another process taking it is retried
+    for attempt in range(5):
+        port = free_udp_tcp_port()
+        p = subprocess.Popen([
+            DNSMASQ, "-k", "--no-resolv", "--no-hosts", f"--port={port}",
+            "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=",
+            "--local=/test/",
+            "--mx-host=probe.test,mx1.probe.test,10",
+            "--mx-host=probe.test,mx0.probe.test,5",
+            "--host-record=mx1.probe.test,127.0.0.1",
+            "--host-record=mx0.probe.test,127.0.0.2",
+            "--host-record=nomx.test,127.0.0.1",
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # wait until it answers
+        q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x05probe\x04test\x00\x00\x0f\x00\x01")
+        up = False
+        for _ in range(50):
+            if p.poll() is not None:
                 break
-            except OSError:
-                time.sleep(0.1)
-    else:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.1)
+                try:
+                    s.sendto(q, ("127.0.0.1", port))
+                    s.recv(512)
+                    up = True
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        if up:
+            break
         p.kill()
-        pytest.fail("dnsmasq did not start: " + p.stderr.read().decode())
+        err = p.communicate()[1].decode()
+        if "Address already in use" not in err or attempt == 4:
+            pytest.fail("dnsmasq did not start: " + err)
     yield f"127.0.0.1:{port}"
     p.terminate()
     p.wait(timeout=10)
