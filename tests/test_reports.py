@@ -259,3 +259,21 @@ def test_enrich_runs_while_ingest_inserts(pg, own_reports):
         c.execute("CALL spamlab.enrich()")
         assert rows(c, "SELECT (SELECT count(*) FROM spamlab.message),"
                     " (SELECT count(*) FROM spamlab.message_fact)") == [(45, 45)]
+
+
+def test_asn_report(fresh_db):
+    """Origin networks by AS number and owner, from an ASN database."""
+    asn = shared_path("mmdb", "test-data", "GeoLite2-ASN-Test.mmdb")
+    fresh_db.execute(f"SET spamlab.geoip_asn_db = '{asn}'")
+    load(fresh_db, [
+        (DAY1, None, "1.128.0.5", "x", ["a@trap.example"],
+         spam("1.128.0.5", "a@evil-x.top")),
+        (DAY1, None, "1.128.0.9", "x", ["a@trap.example"],
+         spam("1.128.0.9", "b@evil-x.top")),
+        (DAY1, None, "12.81.92.7", "x", ["a@trap.example"],
+         spam("12.81.92.7", "c@evil-x.top"))])
+    fresh_db.execute("CALL spamlab.enrich()")
+    fresh_db.execute("SELECT spamlab.refresh_reports()")
+    assert rows(fresh_db, "SELECT asn, as_org, messages, origin_ips FROM"
+                " spamlab.report_asn ORDER BY messages DESC") == [
+        (1221, "Telstra Pty Ltd", 2, 2), (7018, "AT&T Services", 1, 1)]
