@@ -211,17 +211,16 @@ leap(long y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int
-mdays(long y, int m)
+int
+maildate_days_in_month(long y, int m)
 {
 	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	return m == 2 && leap(y) ? 29 : d[m - 1];
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t
-days_from_civil(long y, int m, int d)
+int64_t
+maildate_days_from_civil(long y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -407,7 +406,7 @@ maildate_parse(const char *s, size_t n, int64_t *out)
 		year += year < 50 ? 2000 : 1900;
 	else if (yeardigits == 3)
 		year += 1900;
-	if (year < 1000 || year > 9999 || day > mdays(year, mon))
+	if (year < 1000 || year > 9999 || day > maildate_days_in_month(year, mon))
 		return false;
 	if (ampm)
 	{
@@ -420,7 +419,7 @@ maildate_parse(const char *s, size_t n, int64_t *out)
 	}
 	if (hour > 23 || min > 59 || sec > 60)
 		return false;
-	*out = days_from_civil(year, mon, (int)day) * 86400 + hour * 3600 +
+	*out = maildate_days_from_civil(year, mon, (int)day) * 86400 + hour * 3600 +
 	       min * 60 + sec - (int64_t)off * 60;
 	return true;
 }

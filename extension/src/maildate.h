@@ -24,4 +24,9 @@
  */
 bool maildate_parse(const char *s, size_t n, int64_t *out);
 
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian), and the
+ * number of days in a month: shared with the whois date parser. */
+int64_t maildate_days_from_civil(long y, int m, int d);
+int maildate_days_in_month(long y, int m);
+
 #endif /* SPAMLAB_MAILDATE_H */

@@ -8,6 +8,7 @@
  * small tables; the first occurrence of each field wins.
  */
 #include "whoisparse.h"
+#include "maildate.h"
 
 #include <string.h>
 
@@ -382,26 +383,6 @@ read_zone(const char *s, size_t len, size_t *i, int *minutes)
 	return true;
 }
 
-static bool
-is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's method). */
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* After a date: an optional time ('T' or blanks then hh:mm) and zone. */
 static bool
 read_time_zone(const char *s, size_t len, size_t *i, int *hh, int *mi, int *ss,
@@ -433,7 +414,6 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 	int y = 0, mo = 0, d = 0, hh = 0, mi = 0, ss = 0, usec = 0, zone = 0;
 	int n1, nd;
 	bool has_zone = false;
-	int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	out->epoch = 0;
 	out->usec = 0;
@@ -565,15 +545,15 @@ whois_parse_date(const char *s, size_t len, struct whois_time *out)
 		return false;
 	if (y < 1000 || y > 9999 || mo < 1 || mo > 12 || d < 1)
 		return false;
-	if (d > dim[mo - 1] + (mo == 2 && is_leap(y)))
+	if (d > maildate_days_in_month(y, mo))
 		return false;
 	if (hh > 23 || mi > 59 || ss > 60)
 		return false;
 	if (ss == 60)
 		ss = 59;
 	out->zoned = has_zone; /* without a zone: read as UTC */
-	out->epoch = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss -
-	             (int64_t)zone * 60;
+	out->epoch = maildate_days_from_civil(y, mo, d) * 86400 + hh * 3600 +
+	             mi * 60 + ss - (int64_t)zone * 60;
 	out->usec = usec;
 	return true;
 }
