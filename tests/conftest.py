@@ -71,19 +71,33 @@ def db(pg):
 
 
 _fresh = 0
+_templates = {}
+
+
+def migrated_template(pg):
+    """A database with the migrations applied, made once per cluster, that
+    fresh databases are copied from (CREATE DATABASE ... TEMPLATE is a file
+    copy, much faster than running every migration again)."""
+    if pg.dir not in _templates:
+        name = f"migrated_{os.getpid()}"
+        with pg.connect(dbname="postgres") as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        env = {**pg.environ(), "PGDATABASE": name}
+        subprocess.run([str(TOP / "sql" / "migrate")], env=env, check=True,
+                       capture_output=True)
+        _templates[pg.dir] = name
+    return _templates[pg.dir]
 
 
 @contextlib.contextmanager
 def fresh_database(pg):
-    """A new, empty database with the migrations applied; dropped afterwards."""
+    """A new database with the migrations applied; dropped afterwards."""
     global _fresh
     _fresh += 1
     name = f"fresh_{os.getpid()}_{_fresh}"
+    template = migrated_template(pg)
     with pg.connect(dbname="postgres") as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    env = {**pg.environ(), "PGDATABASE": name}
-    subprocess.run([str(TOP / "sql" / "migrate")], env=env, check=True,
-                   capture_output=True)
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     conn = pg.connect(dbname=name)
     try:
         yield conn

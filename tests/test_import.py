@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import TOP, shared_path
-from sinkdb import sink_db, sink_template  # noqa: F401 (fixtures)
+from sinkdb import sink_db  # noqa: F401 (fixture)
 
 INGESTD = TOP / "ingestd" / "ingestd"
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import TOP
-from sinkdb import sink_db, sink_template  # noqa: F401 (fixtures)
+from sinkdb import sink_db  # noqa: F401 (fixture)
 
 DRIVE = TOP / "ingestd" / "test" / "pgsink_drive"
 
