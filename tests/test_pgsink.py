@@ -205,3 +205,42 @@ def test_server_restart_loses_nothing(pg, sink_db):
             "SELECT count(*), count(DISTINCT id) FROM spamlab.message"
         ).fetchone()
     assert total == distinct == n
+
+
+def test_relay_decisions(pg, sink_db):
+    """Relay decisions ride the same batches as messages (staging + ON
+    CONFLICT DO NOTHING): every column lands, a replay stores nothing new,
+    a bad decision is isolated, and the INSERT-only role can load them."""
+    dsn = pg.dsn(sink_db.info.dbname, user="spamlab_ingest")
+    st, _ = drive(dsn, "--messages", 30, "--relays", 30, "--seed", 21,
+                  "--batch-rows", 16)
+    assert st["ok"] == 1 and st["committed"] == 60
+    assert st["messages_inserted"] == 30 and st["rows_inserted"] >= 60
+    assert count(sink_db, "relay_decision") == 30
+    rows = sink_db.execute(
+        "SELECT decision, count(*), count(cap), count(target),"
+        " count(delivered_at), min(final_code), min(tls),"
+        " min(array_to_string(rcpt_to, ','))"
+        " FROM spamlab.relay_decision GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [
+        ("capped", 10, 10, 0, 0, None, None, "a@example.org,b@example.net"),
+        ("disabled", 10, 0, 0, 0, None, None, "a@example.org,b@example.net"),
+        ("relay", 10, 0, 10, 10, 250, "TLSv1.3",
+         "a@example.org,b@example.net")]
+    # each decision names its message
+    assert sink_db.execute(
+        "SELECT count(*) FROM spamlab.relay_decision d JOIN spamlab.message m"
+        " ON m.id = d.message_id AND m.received_at = d.received_at"
+        ).fetchone()[0] == 30
+    # a replay (twice over) stores nothing new
+    st, _ = drive(dsn, "--messages", 30, "--relays", 30, "--seed", 21,
+                  "--repeat", 2)
+    assert st["committed"] == 120 and st["rows_inserted"] == 0
+    assert count(sink_db, "relay_decision") == 30
+    # a decision the table refuses is rejected alone
+    st, out = drive(dsn, "--messages", 30, "--relays", 30, "--seed", 22,
+                    "--poison-relay", 4, "--batch-rows", 16)
+    assert st["ok"] == 1 and st["rejected"] == 1 and st["committed"] == 59
+    assert "kind=relay" in out.stderr
+    assert count(sink_db, "relay_decision") == 59
+    assert count(sink_db, "message") == 60

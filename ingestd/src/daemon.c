@@ -268,7 +268,9 @@ janitor_cb(evutil_socket_t fd, short what, void *arg)
 			/* the sink gets its own drain_timeout */
 			drain_deadline = now + g_daemon.cfg.drain_timeout * 1000;
 		}
-		if ((st.records_pending == 0 && pgsink_idle(g_daemon.sink)) ||
+		/* deliveries in progress still owe their decision rows */
+		if ((st.records_pending == 0 && relay_hook_pending() == 0 &&
+		     pgsink_idle(g_daemon.sink)) ||
 		    now >= drain_deadline)
 		{
 			log_event(LOG_INFO, NULL, "drained", "records_left_in_spool=%llu",

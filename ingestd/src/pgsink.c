@@ -1,5 +1,5 @@
 /*
- * pgsink.c: messages and SMTP sessions into PostgreSQL with non-blocking
+ * pgsink.c: messages, SMTP sessions and relay decisions into PostgreSQL with non-blocking
  * binary COPY, driven by the caller's libevent loop.
  *
  * One connection.  States:
@@ -15,7 +15,8 @@
  *   BEGIN
  *   COPY pg_temp.ingest_stage_message FROM STDIN (FORMAT binary)
  *   COPY pg_temp.ingest_stage_session FROM STDIN (FORMAT binary)
- *   INSERT ... SELECT ... ON CONFLICT DO NOTHING (x 2 + 3); COMMIT
+ *   COPY pg_temp.ingest_stage_relay FROM STDIN (FORMAT binary)
+ *   INSERT ... SELECT ... ON CONFLICT DO NOTHING (x 2 + 3 + 1); COMMIT
  *
  * Fast path (direct_copy): while no replay is seen, a batch without AUTH
  * passwords COPYs its messages straight into spamlab.message, which is
@@ -42,6 +43,7 @@
 #include <time.h>
 
 #include "copybin.h"
+#include "relayrec.h"
 
 #define SINK_CONNECT_TIMEOUT_MS    10000
 #define SINK_STAGED_AFTER_CONFLICT 16
@@ -61,6 +63,7 @@ enum item_kind
 {
 	ITEM_MESSAGE,
 	ITEM_SESSION,
+	ITEM_RELAY,
 };
 
 struct item
@@ -92,6 +95,7 @@ enum step_kind
 	STEP_BEGIN,
 	STEP_COPY_MESSAGE,
 	STEP_COPY_SESSION,
+	STEP_COPY_RELAY,
 	STEP_INSERT, /* the INSERTs and COMMIT, one simple query */
 	STEP_ROLLBACK,
 };
@@ -107,7 +111,7 @@ enum copy_phase
 	COPY_DONE,
 };
 
-#define MAX_STEPS 6
+#define MAX_STEPS 7
 
 struct pgsink
 {
@@ -148,6 +152,7 @@ struct pgsink
 	int insert_stmt;     /* index of the next INSERT result */
 	bool batch_has_msgs; /* first INSERT result is spamlab.message */
 	bool batch_has_sess;
+	bool batch_has_relay;
 	char ensure_sql[1024];
 	int ensure_months[16];
 	int n_ensure;
@@ -638,6 +643,26 @@ pgsink_add_session(struct pgsink *s, const struct session_record *ses,
 	       NULL;
 }
 
+bool
+pgsink_add_relay(struct pgsink *s, const struct relay_decision_record *d,
+                 pgsink_done_fn done, void *arg)
+{
+	struct copybuf b;
+
+	if (s->state == SINK_FAILED)
+		return false;
+	if (!d->decision || !d->rule)
+		return false;
+	copybuf_init(&b);
+	if (!relayrec_encode(&b, d))
+	{
+		copybuf_free(&b);
+		return false;
+	}
+	return enqueue(s, &b, ITEM_RELAY, d->received_at, &d->message_id, done,
+	               arg) != NULL;
+}
+
 /* --- the batch ---------------------------------------------------------- */
 
 static const char setup_sql[] =
@@ -655,6 +680,12 @@ static const char setup_sql[] =
     " disconnect_reason text, cmd_at bigint[], cmd_text text[],"
     " cmd_reply int[], auth_at bigint[], auth_mech text[],"
     " auth_user text[], auth_pass text[], auth_reply int[])"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage_relay ("
+    " message_id uuid, received_at timestamptz, decided_at timestamptz,"
+    " sensor text, peer_ip inet, rule text, decision text, cap text,"
+    " target text, rcpt_to text[], attempts int, final_code int,"
+    " final_reply text, tls text, delivered_at timestamptz)"
     " ON COMMIT DELETE ROWS";
 
 static const char insert_message_sql[] =
@@ -694,6 +725,11 @@ static const char insert_session_sql[] =
     " a.m, a.u, a.p, nullif(a.r, 0) FROM pg_temp.ingest_stage_session s,"
     " unnest(s.auth_at, s.auth_mech, s.auth_user, s.auth_pass, s.auth_reply)"
     " WITH ORDINALITY AS a(at, m, u, p, r, n) ON CONFLICT DO NOTHING;";
+
+static const char insert_relay_sql[] =
+    "INSERT INTO spamlab.relay_decision (" RELAYREC_COLUMNS ")"
+    " SELECT " RELAYREC_COLUMNS " FROM pg_temp.ingest_stage_relay"
+    " ON CONFLICT DO NOTHING;";
 
 /* Is it time to send what is queued? Arms the flush timer when not yet. */
 static bool
@@ -771,7 +807,7 @@ static void
 batch_take(struct pgsink *s)
 {
 	size_t rows = 0, bytes = 0;
-	bool msgs = false, sess = false, pw = false;
+	bool msgs = false, sess = false, relay = false, pw = false;
 
 	while (s->queue.head)
 	{
@@ -786,6 +822,7 @@ batch_take(struct pgsink *s)
 		bytes += it->len;
 		msgs |= it->kind == ITEM_MESSAGE;
 		sess |= it->kind == ITEM_SESSION;
+		relay |= it->kind == ITEM_RELAY;
 		pw |= it->kind == ITEM_MESSAGE && it->has_pw;
 	}
 	s->batch_direct = msgs && !pw && s->cfg.direct_copy && s->staged_left == 0;
@@ -801,9 +838,12 @@ batch_take(struct pgsink *s)
 		s->steps[s->nsteps++] = STEP_COPY_MESSAGE;
 	if (sess)
 		s->steps[s->nsteps++] = STEP_COPY_SESSION;
+	if (relay)
+		s->steps[s->nsteps++] = STEP_COPY_RELAY;
 	s->steps[s->nsteps++] = STEP_INSERT;
 	s->batch_has_msgs = msgs;
 	s->batch_has_sess = sess;
+	s->batch_has_relay = relay;
 	s->cur = 0;
 	s->batch_failed = false;
 	s->batch_data_error = false;
@@ -815,7 +855,8 @@ batch_take(struct pgsink *s)
 static bool
 step_send(struct pgsink *s)
 {
-	char sql[sizeof(insert_message_sql) + sizeof(insert_session_sql) + 16];
+	char sql[sizeof(insert_message_sql) + sizeof(insert_session_sql) +
+	         sizeof(insert_relay_sql) + 16];
 	const char *q = sql;
 
 	s->step_failed = false;
@@ -837,11 +878,15 @@ step_send(struct pgsink *s)
 		case STEP_COPY_SESSION:
 			q = "COPY pg_temp.ingest_stage_session FROM STDIN (FORMAT binary)";
 			break;
+		case STEP_COPY_RELAY:
+			q = "COPY pg_temp.ingest_stage_relay FROM STDIN (FORMAT binary)";
+			break;
 		case STEP_INSERT:
-			snprintf(sql, sizeof(sql), "%s%sCOMMIT",
+			snprintf(sql, sizeof(sql), "%s%s%sCOMMIT",
 			         s->batch_has_msgs && !s->batch_direct ? insert_message_sql
 			                                               : "",
-			         s->batch_has_sess ? insert_session_sql : "");
+			         s->batch_has_sess ? insert_session_sql : "",
+			         s->batch_has_relay ? insert_relay_sql : "");
 			break;
 		case STEP_ROLLBACK:
 			q = "ROLLBACK";
@@ -854,8 +899,9 @@ step_send(struct pgsink *s)
 static int
 copy_push(struct pgsink *s)
 {
-	enum item_kind want =
-	    s->steps[s->cur] == STEP_COPY_MESSAGE ? ITEM_MESSAGE : ITEM_SESSION;
+	enum item_kind want = s->steps[s->cur] == STEP_COPY_MESSAGE   ? ITEM_MESSAGE
+	                      : s->steps[s->cur] == STEP_COPY_SESSION ? ITEM_SESSION
+	                                                              : ITEM_RELAY;
 	int r;
 
 	for (;;)
@@ -1021,8 +1067,10 @@ batch_end(struct pgsink *s, bool ok)
 		if (s->single_left)
 			s->single_left--;
 		sink_log("error", "record_rejected", "kind=%s id=%s %s",
-		         it->kind == ITEM_MESSAGE ? "message" : "session", it->id,
-		         s->last_error);
+		         it->kind == ITEM_MESSAGE   ? "message"
+		         : it->kind == ITEM_SESSION ? "session"
+		                                    : "relay",
+		         it->id, s->last_error);
 		item_finish(it, PGSINK_REJECTED);
 		return;
 	}

@@ -1,6 +1,6 @@
 /*
- * pgsink.h: a PostgreSQL sink for messages and SMTP sessions, driven by the
- * caller's libevent loop with non-blocking libpq.
+ * pgsink.h: a PostgreSQL sink for messages, SMTP sessions and probe-relay
+ * decisions, driven by the caller's libevent loop with non-blocking libpq.
  *
  * Records are encoded (copied) when added and queued in memory.  A batch,
  * bounded by rows and bytes, goes out as binary COPY into TEMP staging
@@ -30,6 +30,7 @@
 
 struct event_base;
 struct pgsink;
+struct relay_decision_record;
 
 /* Tunables; pgsink_config_default() fills the defaults shown. */
 struct pgsink_config
@@ -69,7 +70,7 @@ typedef void (*pgsink_done_fn)(void *arg, enum pgsink_status status);
 struct pgsink_stats
 {
 	uint64_t records_committed; /* records in committed transactions */
-	uint64_t rows_inserted;     /* message + session rows actually new */
+	uint64_t rows_inserted;     /* message, session, relay rows actually new */
 	uint64_t messages_inserted; /* spamlab.message rows actually new */
 	uint64_t records_rejected;  /* isolated bad records */
 	uint64_t batches;           /* committed transactions */
@@ -106,6 +107,16 @@ bool pgsink_add_message(struct pgsink *sink, const struct msg_record *msg,
     __attribute__((warn_unused_result));
 bool pgsink_add_session(struct pgsink *sink, const struct session_record *ses,
                         pgsink_done_fn done, void *arg)
+    __attribute__((warn_unused_result));
+
+/*
+ * The same for a probe-relay decision (relayctl.h), into
+ * spamlab.relay_decision; the key is (message_id, target), so a replayed
+ * decision is a no-op.  False also when rule or decision is missing.
+ */
+bool pgsink_add_relay(struct pgsink *sink,
+                      const struct relay_decision_record *d,
+                      pgsink_done_fn done, void *arg)
     __attribute__((warn_unused_result));
 
 /* Encoded bytes queued or in flight: the backpressure signal. */

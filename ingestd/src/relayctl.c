@@ -80,7 +80,7 @@ static const struct
     {"relay.max_rcpt", KEY_UINT, OFF(caps.max_rcpt), RELAYCAP_HARD_RCPT, "3"},
     {"relay.kill_file", KEY_STRING, OFF(kill_file), 0, "(none)"},
     {"relay.decision_file", KEY_STRING, OFF(decision_file), 0,
-     "SPOOL_DIR/relay-decisions.copy"},
+     "(none: the database only)"},
     {"relay.smarthost", KEY_STRING, OFF(smarthost), 0, "(none: MX delivery)"},
     {"relay.resolver", KEY_STRING, OFF(resolver), 0,
      "(first nameserver in /etc/resolv.conf)"},

@@ -34,7 +34,7 @@ struct relayctl_settings
 	char resolver[128];
 	char helo_name[256];
 	char kill_file[512];     /* the kill switch is on while this file exists */
-	char decision_file[512]; /* where the daemon appends decision records */
+	char decision_file[512]; /* optional extra copy of decision records */
 	char state_file[512];    /* the caps' counts survive restarts here */
 };
 

@@ -2,13 +2,13 @@
  * relayrec.h: relay decision records (relayctl.h) as binary COPY tuples
  * for spamlab.relay_decision, and an append-only file of them.
  *
- * The sink (pgsink.c) carries messages and sessions only.  Until it takes
- * a third record kind (the proposed addition is pgsink_add_relay(), using
- * relayrec_encode() and RELAYREC_COLUMNS with a staging table and INSERT
- * ... ON CONFLICT DO NOTHING like the others), decisions go to a file that
- * `\copy spamlab.relay_decision (RELAYREC_COLUMNS) FROM FILE (FORMAT
- * binary)` loads: a COPY header, then one tuple per record, appended with
- * one write(2) each (binary COPY accepts a file without the trailer).
+ * The daemon sends decisions to PostgreSQL through the sink
+ * (pgsink_add_relay(), which stages relayrec_encode() tuples and inserts
+ * RELAYREC_COLUMNS with ON CONFLICT DO NOTHING).  The file is an optional
+ * extra copy (relay.decision_file) and the output of `ingestd relay-send`:
+ * a COPY header, then one tuple per record, appended with one write(2)
+ * each (binary COPY accepts a file without the trailer), loadable with
+ * `\copy ... FROM FILE (FORMAT binary)`.
  */
 #ifndef SPAMLAB_RELAYREC_H
 #define SPAMLAB_RELAYREC_H

@@ -7,6 +7,7 @@
  *                [--poison I,J,...] [--batch-rows N] [--batch-bytes N]
  *                [--repeat K] [--seed S] [--max-attempts N]
  *                [--flush-ms N] [--trickle-ms N] [--staged] [--no-auth]
+ *                [--relays N] [--poison-relay I,J,...]
  *
  * --trickle-ms runs the loop N ms after each message, like a daemon fed
  * by clients (the flush timer, not the row bound, cuts the batches); with
@@ -15,6 +16,9 @@
  * Every third message carries an AUTH password unless --no-auth.
  * Records are deterministic in (seed, index), so a second run is a replay.
  * Message I gets label 'bogus' (a CHECK violation) when listed in --poison.
+ * --relays N adds a relay decision for each of the first N messages (of
+ * kind relay/capped/disabled by index mod 3); relay I gets decision
+ * 'bogus' when listed in --poison-relay.
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 
 #include "pgsink.h"
+#include "relayctl.h"
 
 static unsigned long n_done[3];
 
@@ -70,8 +75,11 @@ main(int argc, char **argv)
 	    {"trickle-ms", required_argument, NULL, 't'},
 	    {"staged", no_argument, NULL, 'S'},
 	    {"no-auth", no_argument, NULL, 'N'},
+	    {"relays", required_argument, NULL, 'R'},
+	    {"poison-relay", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0}};
-	const char *db = "", *poison = NULL;
+	const char *db = "", *poison = NULL, *poison_relay = NULL;
+	long nrelay = 0;
 	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
 	struct pgsink_config cfg;
 	struct pgsink_stats st;
@@ -131,6 +139,12 @@ main(int argc, char **argv)
 			case 'N':
 				auth = false;
 				break;
+			case 'R':
+				nrelay = atol(optarg);
+				break;
+			case 'P':
+				poison_relay = optarg;
+				break;
 			default:
 				return 2;
 		}
@@ -171,6 +185,34 @@ main(int argc, char **argv)
 			m.raw_len = (size_t)size;
 			if (!pgsink_add_message(sink, &m, done_cb, NULL))
 				return 1;
+			if (i < nrelay)
+			{
+				static const char *const kinds[] = {"relay", "capped",
+				                                    "disabled"};
+				struct relay_decision_record d = {0};
+
+				d.message_id = m.id;
+				d.received_at = m.received_at;
+				d.decided_at = m.received_at + 1000;
+				d.sensor = "drive";
+				d.peer_ip = m.peer_ip;
+				d.rule = "drive";
+				d.decision = in_list(poison_relay, i) ? "bogus" : kinds[i % 3];
+				d.cap = i % 3 == 1 ? "cap-day" : NULL;
+				d.rcpt = rcpt;
+				d.n_rcpt = 2;
+				if (i % 3 == 0)
+				{
+					d.target = "mx.example.org";
+					d.attempts = 1;
+					d.final_code = 250;
+					d.final_reply = "250 2.0.0 ok";
+					d.tls = "TLSv1.3";
+					d.delivered_at = d.decided_at + 500000;
+				}
+				if (!pgsink_add_relay(sink, &d, done_cb, NULL))
+					return 1;
+			}
 			if (!pgsink_wait_below(sink, 64 * 1024 * 1024))
 				break;
 			if (trickle > 0)
