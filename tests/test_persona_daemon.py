@@ -87,6 +87,23 @@ def test_banner_ehlo_and_replies(persona):
     c.close()
 
 
+def test_client_values_are_sanitised(persona):
+    """HELO names and unknown verbs enter replies bounded, without control
+    bytes, one line each."""
+    name, t, d = persona
+    c = Client(d.port)
+    c.reply()
+    code, text = c.cmd("EHLO evil\x01\x1b[2Jname")
+    assert code == 250 and "\x01" not in text and "\x1b" not in text
+    if name != "exchange":  # Exchange does not echo the HELO name
+        assert "evil??[2Jname" in text.splitlines()[0]
+    code, text = c.cmd("X" * 3000)
+    assert code == 500 and len(text.splitlines()) == 1 and len(text) < 200
+    code, text = c.cmd("NOOP")
+    assert text == t["noop"][0]  # the session is still in step
+    c.close()
+
+
 def test_queued_reply_shape_and_delivery(persona, db):
     name, t, d = persona
     assert re.fullmatch(QUEUED[name], t["queued"][0]), "transcript shape"
