@@ -83,7 +83,10 @@ def test_command_shape(db, line, shape):
                       (line,)).fetchone()[0] == shape
 
 
-def test_same_bot_same_hash_other_bot_differs(db):
+def test_same_bot_same_hash_other_bot_differs(fresh_db):
+    # a database of its own: top_dialects() ranks every session in it, and
+    # the daemon tests leave theirs in the shared one
+    db = fresh_db
     a1 = add_session(db, "203.0.113.5",
                      bot_a("203.0.113.5", "x1@spam.test", ["a@b.test"]))
     # another run of bot A: other peer, addresses, 3 recipients, slower

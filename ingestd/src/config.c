@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "persona.h"
 
 enum config_type
 {
@@ -51,6 +52,9 @@ static const struct config_key keys[] = {
      "name in the greeting and EHLO reply; empty means the system hostname"},
     {"banner", STR(banner), "ESMTP Postfix (Debian/GNU)", 0, 0,
      "text after the hostname in the 220 greeting"},
+    {"persona", STR(persona), "postfix", 0, 0,
+     "MTA the replies imitate: postfix, exim, sendmail or exchange "
+     "(persona.c)"},
     {"sensor", STR(sensor), "", 0, 0,
      "sensor name stored with every message; empty means the hostname"},
     {"spool_dir", STR(spool_dir), "/var/spool/ingestd", 0, 0,
@@ -331,6 +335,14 @@ config_validate(const struct config *c, char *err, size_t errsz)
 		         "log_level: \"%s\" is not debug, info, warn or "
 		         "error",
 		         c->log_level);
+		return false;
+	}
+	if (!persona_find(c->persona))
+	{
+		snprintf(err, errsz,
+		         "persona: \"%s\" is not postfix, exim, sendmail or "
+		         "exchange",
+		         c->persona);
 		return false;
 	}
 	if (!*c->listen && !*c->tls_listen)

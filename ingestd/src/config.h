@@ -20,6 +20,7 @@ struct config
 	char metrics_listen[CONFIG_STR_MAX];
 	char hostname[256];
 	char banner[256];
+	char persona[32];
 	char sensor[256];
 	char spool_dir[CONFIG_STR_MAX];
 	char user[64];

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "persona.h"
 #include "relayhook.h"
 #include "session.h"
 #include "spool.h"
@@ -258,14 +260,125 @@ smtp_error(struct session *s)
 	}
 }
 
+/*
+ * The configured persona, or NULL for the default (postfix): its replies
+ * are the inline texts in this file, which existing clients and tests pin,
+ * so the default behaves exactly as before the persona setting existed.
+ */
+static const struct persona *
+smtp_persona(void)
+{
+	const struct persona *p = persona_find(g_daemon.cfg.persona);
+
+	return p && strcmp(p->name, "postfix") != 0 ? p : NULL;
+}
+
+/* Copy a client-supplied string for a reply: bounded, no control bytes. */
+static const char *
+smtp_reply_safe(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; in && in[n] && n + 1 < outlen; n++)
+		out[n] = ((unsigned char)in[n] < 0x20 || in[n] == 0x7f) ? '?' : in[n];
+	out[n] = '\0';
+	return out;
+}
+
+/* The template values for a persona reply in this session. */
+static void
+smtp_persona_vars(struct session *s, struct persona_vars *v, const char *arg,
+                  char *helo, char *argbuf, size_t buflen)
+{
+	memset(v, 0, sizeof(*v));
+	v->host = smtp_hostname();
+	v->client_helo = smtp_reply_safe(s->helo, helo, buflen);
+	v->client_ip = s->peer_ip;
+	v->arg = smtp_reply_safe(arg, argbuf, buflen);
+	v->mail_from = s->mail_from;
+	v->rcpt = s->n_rcpt ? s->rcpt[0] : NULL;
+	v->now = time(NULL);
+	v->max_size = (size_t)g_daemon.cfg.max_message_size;
+}
+
+/*
+ * Send reply r of the configured persona (multi-line texts become "code-"
+ * continuation lines with CRLF).  False when the default persona is on, so
+ * the caller sends its inline text instead.
+ */
+static bool
+smtp_persona_reply(struct session *s, enum persona_reply r, const char *arg,
+                   const char *queue_id, const char *message_id)
+{
+	const struct persona *p = smtp_persona();
+	struct persona_vars v;
+	char helo[256], argbuf[256], text[2048], out[2304];
+	size_t n, o = 0;
+
+	if (!p)
+		return false;
+	smtp_persona_vars(s, &v, arg, helo, argbuf, sizeof(helo));
+	v.queue_id = queue_id;
+	v.message_id = message_id;
+	n = persona_format(p, r, &v, text, sizeof(text));
+	if (n < 4 || !isdigit((unsigned char)text[0]) ||
+	    !isdigit((unsigned char)text[1]) || !isdigit((unsigned char)text[2]))
+		return false; /* a bad table row: fall back to the inline text */
+	for (size_t i = 0; i < n && o + 5 < sizeof(out); i++)
+	{
+		if (text[i] == '\n')
+			out[o++] = '\r';
+		out[o++] = text[i];
+	}
+	out[o++] = '\r';
+	out[o++] = '\n';
+	out[o] = '\0';
+	session_reply_raw(
+	    s, (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'), out);
+	return true;
+}
+
 void
 smtp_greet(struct session *s)
 {
-	session_reply(s, 220, "%s %s", smtp_hostname(), g_daemon.cfg.banner);
+	if (!smtp_persona_reply(s, PERSONA_BANNER, NULL, NULL, NULL))
+		session_reply(s, 220, "%s %s", smtp_hostname(), g_daemon.cfg.banner);
 	session_enter_state(s, SESSION_STATE_GREETED);
 }
 
 /* ---- command actions ---- */
+
+/*
+ * Drop keyword kw's line from a persona's EHLO reply (a feature switched
+ * off, such as CHUNKING); when it was the last line, the one before it
+ * becomes the last ("250 ").
+ */
+static void
+smtp_ehlo_drop(char *text, const char *kw)
+{
+	char pat[64];
+	size_t n = (size_t)snprintf(pat, sizeof(pat), "250-%s\r\n", kw);
+	size_t len = strlen(text);
+	char *p;
+
+	if (n >= sizeof(pat))
+		return;
+	if ((p = strstr(text, pat)))
+	{
+		memmove(p, p + n, strlen(p + n) + 1);
+		return;
+	}
+	pat[3] = ' ';
+	if (len > n && strcmp(text + len - n, pat) == 0 &&
+	    text[len - n - 1] == '\n')
+	{
+		text[len - n] = '\0';
+		for (p = text + len - n - 1; p > text && p[-1] != '\n'; p--)
+			;
+		if (strlen(p) > 3)
+			p[3] = ' ';
+	}
+}
 
 static void
 act_helo(struct session *s, const struct smtp_command *c)
@@ -278,9 +391,28 @@ act_helo(struct session *s, const struct smtp_command *c)
 	session_reset_transaction(s);
 	if (!s->esmtp)
 	{
-		session_reply(s, 250, "%s", smtp_hostname());
+		if (!smtp_persona_reply(s, PERSONA_HELO, NULL, NULL, NULL))
+			session_reply(s, 250, "%s", smtp_hostname());
 		session_enter_state(s, SESSION_STATE_READY);
 		return;
+	}
+	if (smtp_persona())
+	{
+		struct persona_vars v;
+		char helo[256], argbuf[256], text[4096];
+
+		smtp_persona_vars(s, &v, NULL, helo, argbuf, sizeof(helo));
+		if (persona_ehlo(smtp_persona(), &v,
+		                 g_daemon.cfg.starttls && g_daemon.ssl_ctx &&
+		                     !s->tls_active,
+		                 text, sizeof(text)) > 0)
+		{
+			if (!g_daemon.cfg.chunking)
+				smtp_ehlo_drop(text, "CHUNKING");
+			session_reply_raw(s, 250, text);
+			session_enter_state(s, SESSION_STATE_READY);
+			return;
+		}
 	}
 	{
 		struct evbuffer *b = evbuffer_new();
@@ -357,12 +489,14 @@ act_mail(struct session *s, const struct smtp_command *c)
 		          "limit=message_size declared=%lld max=%lld",
 		          (long long)params.size,
 		          (long long)g_daemon.cfg.max_message_size);
-		session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
+		if (!smtp_persona_reply(s, PERSONA_TOO_BIG, NULL, NULL, NULL))
+			session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
 		return;
 	}
 	s->mail_from = strdup(addr);
 	s->smtputf8 = params.smtputf8;
-	session_reply(s, 250, "2.1.0 Ok");
+	if (!smtp_persona_reply(s, PERSONA_MAIL_OK, addr, NULL, NULL))
+		session_reply(s, 250, "2.1.0 Ok");
 	session_enter_state(s, SESSION_STATE_MAIL);
 }
 
@@ -408,7 +542,8 @@ act_rcpt(struct session *s, const struct smtp_command *c)
 	}
 	s->n_rcpt++;
 	METRIC_INC(M_RECIPIENTS);
-	session_reply(s, 250, "2.1.5 Ok");
+	if (!smtp_persona_reply(s, PERSONA_RCPT_OK, addr, NULL, NULL))
+		session_reply(s, 250, "2.1.5 Ok");
 	session_enter_state(s, SESSION_STATE_RCPT);
 }
 
@@ -431,7 +566,8 @@ act_data(struct session *s, const struct smtp_command *c)
 		session_reply(s, 451, "4.3.0 Error: insufficient system storage");
 		return;
 	}
-	session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+	if (!smtp_persona_reply(s, PERSONA_DATA, NULL, NULL, NULL))
+		session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 	session_enter_state(s, SESSION_STATE_DATA);
 }
 
@@ -485,7 +621,8 @@ static void
 act_rset(struct session *s, const struct smtp_command *c)
 {
 	session_reset_transaction(s);
-	session_reply(s, 250, "2.0.0 Ok");
+	if (!smtp_persona_reply(s, PERSONA_RSET, NULL, NULL, NULL))
+		session_reply(s, 250, "2.0.0 Ok");
 	session_enter_state(s, s->state == SESSION_STATE_GREETED
 	                           ? SESSION_STATE_GREETED
 	                           : SESSION_STATE_READY);
@@ -494,13 +631,15 @@ act_rset(struct session *s, const struct smtp_command *c)
 static void
 act_noop(struct session *s, const struct smtp_command *c)
 {
-	session_reply(s, 250, "2.0.0 Ok");
+	if (!smtp_persona_reply(s, PERSONA_NOOP, NULL, NULL, NULL))
+		session_reply(s, 250, "2.0.0 Ok");
 }
 
 static void
 act_quit(struct session *s, const struct smtp_command *c)
 {
-	session_reply(s, 221, "2.0.0 Bye");
+	if (!smtp_persona_reply(s, PERSONA_QUIT, NULL, NULL, NULL))
+		session_reply(s, 221, "2.0.0 Bye");
 	session_close(s, "quit");
 }
 
@@ -521,18 +660,22 @@ act_vrfy(struct session *s, const struct smtp_command *c)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)addr[i] < 0x20)
 			addr[i] = '?';
-	session_reply(s, 252, "2.0.0 %s", addr);
+	if (!smtp_persona_reply(s, PERSONA_VRFY, addr, NULL, NULL))
+		session_reply(s, 252, "2.0.0 %s", addr);
 }
 
 static void
 act_expn(struct session *s, const struct smtp_command *c)
 {
-	session_reply(s, 502, "5.5.1 Error: command not implemented");
+	if (!smtp_persona_reply(s, PERSONA_EXPN, NULL, NULL, NULL))
+		session_reply(s, 502, "5.5.1 Error: command not implemented");
 }
 
 static void
 act_help(struct session *s, const struct smtp_command *c)
 {
+	if (smtp_persona_reply(s, PERSONA_HELP, NULL, NULL, NULL))
+		return;
 	session_reply(s, 214,
 	              "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
 	              "RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
@@ -559,7 +702,8 @@ act_starttls(struct session *s, const struct smtp_command *c)
 		smtp_error(s);
 		return;
 	}
-	session_reply(s, 220, "2.0.0 Ready to start TLS");
+	if (!smtp_persona_reply(s, PERSONA_STARTTLS, NULL, NULL, NULL))
+		session_reply(s, 220, "2.0.0 Ready to start TLS");
 	if (!session_start_tls(s))
 		session_close(s, "tls_error");
 }
@@ -775,12 +919,18 @@ static void
 smtp_refuse_sequence(struct session *s, const struct smtp_cmd_def *d)
 {
 	METRIC_INC(M_BAD_SEQUENCE);
-	if (d->refusal)
+	if (d->verb == SMTP_RCPT &&
+	    smtp_persona_reply(s, PERSONA_NEED_MAIL, NULL, NULL, NULL))
+		;
+	else if (d->refusal)
 		session_reply(s, 503, "%s", d->refusal);
 	else if (s->state == SESSION_STATE_GREETED)
 		session_reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
 	else if (d->verb == SMTP_MAIL)
 		session_reply(s, 503, "5.5.1 Error: nested MAIL command");
+	else if (d->verb == SMTP_DATA &&
+	         smtp_persona_reply(s, PERSONA_NEED_RCPT, NULL, NULL, NULL))
+		;
 	else if (d->verb == SMTP_DATA && s->state == SESSION_STATE_MAIL)
 		session_reply(s, 554, "5.5.1 Error: no valid recipients");
 	else if (d->verb == SMTP_DATA)
@@ -817,7 +967,18 @@ smtp_handle_line(struct session *s, const char *line, size_t len)
 	if (!d)
 	{
 		METRIC_INC(M_BAD_COMMANDS);
-		session_reply(s, 502, "5.5.2 Error: command not recognized");
+		char verb[64];
+		size_t vn = 0;
+
+		while (vn + 1 < sizeof(verb) && vn < len && line[vn] != ' ' &&
+		       line[vn] != '\r' && line[vn] != '\n')
+		{
+			verb[vn] = line[vn];
+			vn++;
+		}
+		verb[vn] = '\0';
+		if (!smtp_persona_reply(s, PERSONA_UNKNOWN, verb, NULL, NULL))
+			session_reply(s, 502, "5.5.2 Error: command not recognized");
 		smtp_error(s);
 		return;
 	}
@@ -861,8 +1022,25 @@ smtp_spooled(void *arg, bool ok)
 	}
 	if (ok)
 	{
-		log_event(LOG_INFO, s->sid, "queued", "id=%s", s->msg_sid);
-		session_reply(s, 250, "2.0.0 Ok: queued as %s", s->msg_sid);
+		const struct persona *p = smtp_persona();
+
+		if (p)
+		{
+			/* the persona's own queue-id shape; the log maps it to ours */
+			char qid[64], mid[384];
+
+			persona_queue_id(p, time(NULL), qid, sizeof(qid));
+			snprintf(mid, sizeof(mid), "%s@%s", qid, smtp_hostname());
+			log_event(LOG_INFO, s->sid, "queued", "id=%s qid=%s", s->msg_sid,
+			          qid);
+			if (!smtp_persona_reply(s, PERSONA_QUEUED, NULL, qid, mid))
+				session_reply(s, 250, "2.0.0 Ok: queued as %s", s->msg_sid);
+		}
+		else
+		{
+			log_event(LOG_INFO, s->sid, "queued", "id=%s", s->msg_sid);
+			session_reply(s, 250, "2.0.0 Ok: queued as %s", s->msg_sid);
+		}
 	}
 	else
 		session_reply(s, 451, "4.3.0 Error: queue file write error");
@@ -887,7 +1065,8 @@ smtp_message_done(struct session *s)
 		METRIC_INC(M_LIMIT_MESSAGE_SIZE);
 		log_event(LOG_INFO, s->sid, "limit", "limit=message_size max=%lld",
 		          (long long)g_daemon.cfg.max_message_size);
-		session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
+		if (!smtp_persona_reply(s, PERSONA_TOO_BIG, NULL, NULL, NULL))
+			session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
 		session_reset_transaction(s);
 		session_enter_state(s, SESSION_STATE_READY);
 		return;
