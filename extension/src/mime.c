@@ -21,6 +21,7 @@
 #include "urlscan.h"
 
 static bool mime_cache_enabled = true;
+bool mime_fast_path_enabled = true;
 
 static struct
 {
@@ -38,6 +39,12 @@ mime_define_gucs(void)
 	    "When on, functions applied to the same message in a row parse it "
 	    "once per backend.",
 	    &mime_cache_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable(
+	    "spamlab.mime_fast_path",
+	    "Read single-part text messages without gmime in extract_urls.",
+	    "When off, every message is parsed with gmime; the rows are the "
+	    "same either way.",
+	    &mime_fast_path_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 static void

@@ -289,10 +289,14 @@ read_leaf(struct mw_message *m, struct mw_part *p, GMimePart *part,
 		g_mime_data_wrapper_write_to_stream(dw, mem);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	p->size = ba->len;
-	ck = g_checksum_new(G_CHECKSUM_SHA256);
-	g_checksum_update(ck, ba->data, ba->len);
-	g_strlcpy(p->sha256, g_checksum_get_string(ck), sizeof(p->sha256));
-	g_checksum_free(ck);
+	/* only attachments() reads the digest, and it asks for MW_HASH */
+	if (m->flags & MW_HASH)
+	{
+		ck = g_checksum_new(G_CHECKSUM_SHA256);
+		g_checksum_update(ck, ba->data, ba->len);
+		g_strlcpy(p->sha256, g_checksum_get_string(ck), sizeof(p->sha256));
+		g_checksum_free(ck);
+	}
 	if (p->is_text)
 	{
 		const char *cs = g_mime_content_type_get_parameter(ct, "charset");

@@ -35,7 +35,8 @@ struct mw_part
 	size_t text_len;
 	long long size;  /* decoded size in bytes; -1 for containers and for */
 	                 /* non-text leaves parsed without MW_HASH */
-	char sha256[65]; /* hex digest of the decoded content, or "" */
+	char sha256[65]; /* hex digest of the decoded content; "" for */
+	                 /* containers and without MW_HASH */
 };
 
 struct mw_message

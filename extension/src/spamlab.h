@@ -10,6 +10,8 @@
 
 /* mime.c: settings, registered from _PG_init */
 void mime_define_gucs(void);
+/* mime.c: spamlab.mime_fast_path (extract_urls reads one-part mail itself) */
+extern bool mime_fast_path_enabled;
 
 /*
  * mime.c: the MIME walk of a raw message, from the per-backend cache of the
