@@ -134,6 +134,9 @@ def test_volume_reports(reports):
         ("2026-10-05", 3, 3, 0), ("2026-10-06", 2, 0, 2)]
     assert rows(reports, "SELECT count(*), sum(messages) FROM"
                 " spamlab.report_hourly") == [(3, 5)]
+    assert rows(reports, "SELECT to_char(hour, 'YYYY-MM-DD HH24'), messages"
+                " FROM spamlab.report_hourly ORDER BY 1") == [
+        ("2026-10-05 10", 3), ("2026-10-06 09", 1), ("2026-10-06 10", 1)]
 
 
 def test_origin_reports(reports):
@@ -162,7 +165,10 @@ def test_domain_reports(reports):
 def test_attachment_and_size_reports(reports):
     assert rows(reports, "SELECT content_type, extension, attachments FROM"
                 " spamlab.report_attachment_type") == [("application/pdf", "pdf", 1)]
-    assert rows(reports, "SELECT sum(messages) FROM spamlab.report_size") == [(5,)]
+    # power-of-two buckets: the hams under 1 KB, two spams of ~4,080 bytes,
+    # the one with the attachment just over 4 KB
+    assert rows(reports, "SELECT bucket_from, messages FROM spamlab.report_size"
+                " ORDER BY 1") == [(0, 2), (2048, 2), (4096, 1)]
 
 
 def test_campaign_reports(reports):
