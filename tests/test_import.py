@@ -8,7 +8,9 @@ a clear error and a non-zero exit, and a re-run completes without duplicates.
 """
 import calendar
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -320,3 +322,60 @@ def test_postgres_stopped_mid_import(pg, sink_db, tmp_path):
             "SELECT count(*), count(DISTINCT id) FROM spamlab.message"
         ).fetchone()
     assert total == distinct == n
+
+
+def run_import_pty(dsn, *args, timeout=120):
+    """Run import with stderr on a pseudo-terminal; (returncode, output)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(INGESTD), "import", "--db", dsn, *map(str, args)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return rc, out.decode(errors="replace")
+
+
+BAR = re.compile(r"\r\[[=> ]{30}\] +\d+% \d+ msgs [\d.]+ MB \d+ msg/s")
+
+
+def test_progress_bar_only_on_a_terminal(pg, sink_db, tmp_path):
+    box = tmp_path / "p.mbox"
+    make_mbox(box, 200, size=1024)
+    dsn = pg.dsn(sink_db.info.dbname)
+
+    # stderr is a terminal: the bar is drawn and ends at 100% of 200
+    rc, out = run_import_pty(dsn, box)
+    assert rc == 0, out
+    assert BAR.search(out), out
+    assert re.search(r"\r\[={30}\] 100% 200 msgs", out), out
+    assert "import: files=1 messages=200" in out
+
+    # --no-progress on a terminal: no bar, same summary
+    rc, out = run_import_pty(dsn, "--no-progress", box)
+    assert rc == 0, out
+    assert not BAR.search(out) and "\r[" not in out, out
+    assert "import: files=1 messages=200" in out
+
+    # stderr is a pipe: no bar
+    proc = run_import(dsn, box)
+    assert "\r[" not in proc.stderr and not BAR.search(proc.stderr)
+    assert summary(proc.stderr)["messages"] == "200"
