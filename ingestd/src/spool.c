@@ -33,6 +33,8 @@
 #define SPOOL_HDR_SIZE 24
 #define SPOOL_JOB_MAX  64
 #define SPOOL_IOV_MAX  512
+/* The reader's window: one pread() serves the records in it. */
+#define SPOOL_READAHEAD (256 * 1024)
 /* A record longer than this is damage, not data. */
 #define SPOOL_REC_MAX ((uint64_t)1 << 32)
 
@@ -84,6 +86,12 @@ struct spool
 	uint64_t roff;
 	spool_readable_fn rfn;
 	void *rarg;
+	/* read-ahead: bytes [ra_off, ra_off + ra_len) of segment ra_seg, all
+	 * below its synced offset at the time (such bytes never change) */
+	uint8_t *ra_buf;
+	size_t ra_len;
+	uint64_t ra_seg;
+	uint64_t ra_off;
 
 	/* group commit */
 	struct event_base *base;
@@ -107,7 +115,13 @@ struct spool
 
 /* ---- CRC-32 ---- */
 
-static uint32_t crc_table[256];
+/*
+ * CRC-32 (ISO-HDLC, the zlib/PNG polynomial), eight bytes per step with
+ * eight tables ("slicing-by-8"): the same values as the bytewise loop at a
+ * third of its cost, which matters because every message is checksummed
+ * twice (append, read back).
+ */
+static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -119,8 +133,12 @@ spool_crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (int t = 1; t < 8; t++)
+		for (int i = 0; i < 256; i++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
+			                  crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t
@@ -130,8 +148,22 @@ spool_crc32(uint32_t crc, const void *buf, size_t len)
 
 	pthread_once(&crc_once, spool_crc_init);
 	crc = ~crc;
+	while (len >= 8)
+	{
+		uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		                    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+		             (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+
+		crc = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^
+		      crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24] ^
+		      crc_table[3][b & 0xff] ^ crc_table[2][(b >> 8) & 0xff] ^
+		      crc_table[1][(b >> 16) & 0xff] ^ crc_table[0][b >> 24];
+		p += 8;
+		len -= 8;
+	}
 	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
@@ -605,6 +637,7 @@ spool_close(struct spool *sp)
 	}
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
+	free(sp->ra_buf);
 	pthread_mutex_destroy(&sp->mu);
 	pthread_cond_destroy(&sp->cv);
 	free(sp);
@@ -612,14 +645,14 @@ spool_close(struct spool *sp)
 
 /* ---- append ---- */
 
-/* writev() all of iov (any count, partial writes resumed). */
+/* pwritev() all of iov at off (any count, partial writes resumed). */
 static bool
-spool_write_all(int fd, struct iovec *iov, int iovcnt)
+spool_write_all(int fd, uint64_t off, struct iovec *iov, int iovcnt)
 {
 	while (iovcnt > 0)
 	{
 		int n = iovcnt > SPOOL_IOV_MAX ? SPOOL_IOV_MAX : iovcnt;
-		ssize_t w = writev(fd, iov, n);
+		ssize_t w = pwritev(fd, iov, n, (off_t)off);
 
 		if (w < 0)
 		{
@@ -632,6 +665,7 @@ spool_write_all(int fd, struct iovec *iov, int iovcnt)
 			errno = EIO;
 			return false;
 		}
+		off += (uint64_t)w;
 		while (iovcnt > 0 && (size_t)w >= iov->iov_len)
 		{
 			w -= (ssize_t)iov->iov_len;
@@ -695,8 +729,7 @@ spool_append(struct spool *sp, uint32_t type, const struct iovec *iov,
 	wiov[0].iov_base = hdr;
 	wiov[0].iov_len = sizeof(hdr);
 	memcpy(wiov + 1, iov, (size_t)iovcnt * sizeof(*wiov));
-	if (lseek(seg->fd, (off_t)seg->size, SEEK_SET) < 0 ||
-	    !spool_write_all(seg->fd, wiov, iovcnt + 1))
+	if (!spool_write_all(seg->fd, seg->size, wiov, iovcnt + 1))
 	{
 		int saved = errno;
 
@@ -763,6 +796,36 @@ spool_set_reader(struct spool *sp, spool_readable_fn fn, void *arg)
 	sp->rarg = arg;
 }
 
+/*
+ * Bytes [off, off + len) of seg (len <= SPOOL_READAHEAD, off + len <=
+ * synced), from the read-ahead window, refilled with one pread() of up to
+ * SPOOL_READAHEAD synced bytes when they are not in it.  Under load the
+ * reader follows the writer closely, so one read serves every record of a
+ * group commit instead of two reads per record.  NULL if the read fails.
+ */
+static const uint8_t *
+spool_window(struct spool *sp, const struct segment *seg, uint64_t off,
+             uint64_t len)
+{
+	uint64_t avail = seg->synced - off;
+	size_t want = avail < SPOOL_READAHEAD ? (size_t)avail : SPOOL_READAHEAD;
+	ssize_t r;
+
+	if (sp->ra_len && sp->ra_seg == seg->seq && off >= sp->ra_off &&
+	    off + len <= sp->ra_off + sp->ra_len)
+		return sp->ra_buf + (off - sp->ra_off);
+	if (!sp->ra_buf && !(sp->ra_buf = malloc(SPOOL_READAHEAD)))
+		return NULL;
+	sp->ra_len = 0;
+	r = pread(seg->fd, sp->ra_buf, want, (off_t)off);
+	if (r < 0 || (uint64_t)r < len)
+		return NULL;
+	sp->ra_seg = seg->seq;
+	sp->ra_off = off;
+	sp->ra_len = (size_t)r;
+	return sp->ra_buf;
+}
+
 /* Move the reader to the next segment; the one left may be deletable. */
 static void
 spool_reader_advance(struct spool *sp)
@@ -782,6 +845,7 @@ spool_read(struct spool *sp, struct spool_rec *rec)
 	{
 		struct segment *seg;
 		uint8_t hdr[SPOOL_HDR_SIZE];
+		const uint8_t *win;
 		uint64_t len;
 		uint8_t *data;
 
@@ -806,9 +870,12 @@ spool_read(struct spool *sp, struct spool_rec *rec)
 			}
 			return false;
 		}
-		if (pread(seg->fd, hdr, sizeof(hdr), (off_t)sp->roff) !=
-		        (ssize_t)sizeof(hdr) ||
-		    get32(hdr) != SPOOL_MAGIC ||
+		/* a copy: the window may move for the payload */
+		win = spool_window(sp, seg, sp->roff, SPOOL_HDR_SIZE);
+		if (!win)
+			goto damaged;
+		memcpy(hdr, win, SPOOL_HDR_SIZE);
+		if (get32(hdr) != SPOOL_MAGIC ||
 		    get32(hdr + 20) != spool_crc32(0, hdr, 20))
 			goto damaged;
 		len = get64(hdr + 8);
@@ -817,9 +884,19 @@ spool_read(struct spool *sp, struct spool_rec *rec)
 		data = malloc(len ? len : 1);
 		if (!data)
 			return false;
-		if (pread(seg->fd, data, len, (off_t)(sp->roff + SPOOL_HDR_SIZE)) !=
-		        (ssize_t)len ||
-		    spool_crc32(0, data, len) != get32(hdr + 16))
+		if (SPOOL_HDR_SIZE + len <= SPOOL_READAHEAD)
+		{
+			/* the header and the payload in one window */
+			win = spool_window(sp, seg, sp->roff, SPOOL_HDR_SIZE + len);
+			if (win)
+				memcpy(data, win + SPOOL_HDR_SIZE, len);
+		}
+		else
+			win = pread(seg->fd, data, len,
+			            (off_t)(sp->roff + SPOOL_HDR_SIZE)) == (ssize_t)len
+			          ? data
+			          : NULL;
+		if (!win || spool_crc32(0, data, len) != get32(hdr + 16))
 		{
 			free(data);
 			goto damaged;

@@ -9,13 +9,34 @@
 static uint64_t last_ms;
 static uint16_t last_seq;
 
+/* Random bytes fetched 512 at a time: one getrandom() per 64 ids instead
+ * of one per id (a system call per message and per session). */
+static uint8_t pool[512];
+static size_t pool_left;
+
+static bool
+uuid7_random(uint8_t out[8])
+{
+	if (pool_left < 8)
+	{
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+			return false;
+		pool_left = sizeof(pool);
+	}
+	pool_left -= 8;
+	memcpy(out, pool + pool_left, 8);
+	/* used bytes are not kept around */
+	memset(pool + pool_left, 0, 8);
+	return true;
+}
+
 bool
 uuid7_generate(struct uuid7 *out, const struct timespec *now)
 {
 	uint64_t ms = (uint64_t)now->tv_sec * 1000 + now->tv_nsec / 1000000;
 	uint8_t rnd[8];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (!uuid7_random(rnd))
 		return false;
 
 	/* Keep ids strictly increasing: same or earlier ms bumps the counter. */

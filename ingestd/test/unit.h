@@ -41,6 +41,8 @@ void test_smtp_params(void);
 void test_smtp_base64(void);
 void test_dotstuff(void);
 void test_spool(void);
+void test_spool_crc32(void);
+void test_spool_readahead(void);
 void test_spoolrec(void);
 void test_mbox(void);
 void test_record(void);

@@ -21,6 +21,8 @@ static const struct
     {"smtp_base64", test_smtp_base64},
     {"dotstuff", test_dotstuff},
     {"spool", test_spool},
+    {"spool_crc32", test_spool_crc32},
+    {"spool_readahead", test_spool_readahead},
     {"spoolrec", test_spoolrec},
     {"mbox", test_mbox},
     {"record", test_record},
