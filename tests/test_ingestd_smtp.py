@@ -179,6 +179,50 @@ def test_raw_pipelined_bare_lf_and_session_record(daemon, db):
     assert sess == ("quit", "raw.example", 6, "127.0.0.1")
 
 
+def session_of(db, msg_id, timeout=20):
+    """(disconnect_reason, [(command, reply_code)]) of a message's session."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        sess = db.execute(
+            "SELECT s.id, s.disconnect_reason FROM spamlab.message m"
+            " JOIN spamlab.smtp_session s ON s.id = m.session_id"
+            " WHERE m.id = %s", (msg_id,)).fetchone()
+        if sess:
+            cmds = db.execute("SELECT command, reply_code FROM"
+                              " spamlab.smtp_command WHERE session_id = %s"
+                              " ORDER BY n", (sess[0],)).fetchall()
+            return sess[1], cmds
+        time.sleep(0.1)
+    raise AssertionError(f"no session row for message {msg_id}")
+
+
+@pytest.mark.parametrize("quit", [True, False])
+def test_half_close_while_spooling(daemon, db, quit):
+    """A client that sends everything, shuts its side (the end of file
+    reaches us while the message is being spooled) and still reads: it
+    gets every reply, pipelined commands after the message are served,
+    and the session ends as quit or eof."""
+    import socket
+    c = Client(daemon.port)
+    assert c.reply()[0] == 220
+    c.send(b"EHLO half.example\r\nMAIL FROM:<a@half.example>\r\n"
+           b"RCPT TO:<b@half.example>\r\nDATA\r\nSubject: half\r\n\r\nx\r\n"
+           b".\r\n" + (b"QUIT\r\n" if quit else b""))
+    c.sock.shutdown(socket.SHUT_WR)
+    replies = [c.reply() for _ in range(6 if quit else 5)]
+    assert [r[0] for r in replies] == [250, 250, 250, 354, 250, 221][
+        :len(replies)], replies
+    assert c.closed()
+    msg_id = queued_id(replies[4][1])
+    assert wait_row(daemon, db, msg_id)["raw"] == b"Subject: half\r\n\r\nx\r\n"
+    reason, cmds = session_of(db, msg_id)
+    assert reason == ("quit" if quit else "eof")
+    want = [("EHLO half.example", 250), ("MAIL FROM:<a@half.example>", 250),
+            ("RCPT TO:<b@half.example>", 250), ("DATA", 354), (".", 250)]
+    assert cmds == want + ([("QUIT", 221)] if quit else [])
+
+
 def test_replies_like_a_real_mta(daemon):
     c = Client(daemon.port)
     code, text = c.reply()

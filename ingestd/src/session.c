@@ -375,13 +375,14 @@ session_enter_state(struct session *s, enum session_state st)
 		session_close(s, "shutdown");
 		return;
 	}
+	/* TLS: the filter bufferevent reads during the handshake.  SPOOLING
+	 * leaves reading on (off and on again would cost two epoll_ctl calls
+	 * per message): session_process() takes nothing in this state, the
+	 * read high-water mark (session_buffer_max) bounds what a pipelining
+	 * client queues meanwhile, and an end of file is handled only after
+	 * the spool answered (session_event_cb) */
 	if (st == SESSION_STATE_SPOOLING || st == SESSION_STATE_TLS_HANDSHAKE)
-	{
-		/* TLS: the filter bufferevent reads during the handshake */
-		if (st == SESSION_STATE_SPOOLING)
-			bufferevent_disable(s->bev, EV_READ);
 		return;
-	}
 	session_apply_backpressure(s);
 	/* input that arrived while we were not reading (pipelining) */
 	if ((prev == SESSION_STATE_SPOOLING ||
@@ -739,6 +740,16 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 			ERR_error_string_n(e, buf, sizeof(buf));
 		log_event(LOG_INFO, s->sid, "conn_error", "error=\"%s\"",
 		          e ? buf : strerror(EVUTIL_SOCKET_ERROR()));
+	}
+	if (what == (BEV_EVENT_EOF | BEV_EVENT_READING) &&
+	    s->state == SESSION_STATE_SPOOLING)
+	{
+		/* the client closed its side while its message is being spooled
+		 * (a half-close may still read the 250): the bufferevent stopped
+		 * reading; when the next state turns reading on again, the input
+		 * already read is processed first and the end of file comes
+		 * back, in order */
+		return;
 	}
 	s->conn_dead = true;
 	if (s->state == SESSION_STATE_CLOSING)
