@@ -257,8 +257,12 @@ session_send(struct session *s, int code, const char *p, size_t n)
 			n -= (size_t)w;
 		}
 	}
-	if (n)
-		bufferevent_write(s->bev, p, n);
+	if (!n)
+		return;
+	/* plain sessions start with writing off (see session_start) */
+	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
+		bufferevent_enable(s->bev, EV_WRITE);
+	bufferevent_write(s->bev, p, n);
 }
 
 static void
@@ -784,6 +788,8 @@ session_start_tls(struct session *s)
 	 * (CVE-2011-0411 class of command injection) */
 	evbuffer_drain(bufferevent_get_input(s->bev),
 	               evbuffer_get_length(bufferevent_get_input(s->bev)));
+	/* the TLS filter writes through the plain bufferevent */
+	bufferevent_enable(s->bev, EV_WRITE);
 	tls = bufferevent_openssl_filter_new(g_daemon.base, s->bev, ssl,
 	                                     BUFFEREVENT_SSL_ACCEPTING,
 	                                     BEV_OPT_CLOSE_ON_FREE);
@@ -905,7 +911,11 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	fd = -1; /* the bufferevent owns it now */
 	session_set_callbacks(s);
-	bufferevent_enable(s->bev, EV_WRITE);
+	/* plain: writing is turned on by session_send() when a reply has to
+	 * be buffered (most never are); on with nothing queued it would arm
+	 * EPOLLOUT, wake up once and disarm it for every connection */
+	if (implicit_tls)
+		bufferevent_enable(s->bev, EV_WRITE);
 	s->next = g_daemon.sessions;
 	if (s->next)
 		s->next->prev = s;
