@@ -223,6 +223,36 @@ def test_half_close_while_spooling(daemon, db, quit):
     assert cmds == want + ([("QUIT", 221)] if quit else [])
 
 
+def test_big_message_then_pipelined_commands(daemon, db):
+    """A 200 KB message (dot-stuffed lines everywhere, so across every
+    4 KB and 64 KB read boundary) and a second transaction and QUIT in the
+    same write: both stored byte for byte, every reply in order."""
+    import random
+    rnd = random.Random(4)
+    lines = []
+    size = 0
+    while size < 200_000:
+        ln = ("." if rnd.random() < 0.2 else "") + "x" * rnd.randrange(0, 300)
+        lines.append(ln)
+        size += len(ln) + 2
+    body = "Subject: big\r\n\r\n" + "\r\n".join(lines) + "\r\n"
+    wire = "\r\n".join("." + ln if ln.startswith(".") else ln
+                       for ln in body.split("\r\n"))
+    c = Client(daemon.port)
+    assert c.reply()[0] == 220
+    c.send("EHLO big.example\r\nMAIL FROM:<a@big.example>\r\n"
+           "RCPT TO:<b@big.example>\r\nDATA\r\n" + wire + ".\r\n"
+           "MAIL FROM:<c@big.example>\r\nRCPT TO:<d@big.example>\r\n"
+           "DATA\r\nSubject: small\r\n\r\n..dot\r\n.\r\nQUIT\r\n")
+    replies = [c.reply() for _ in range(10)]
+    assert [r[0] for r in replies] == [250, 250, 250, 354, 250,
+                                       250, 250, 354, 250, 221], replies
+    first, second = queued_id(replies[4][1]), queued_id(replies[8][1])
+    assert wait_row(daemon, db, first)["raw"] == body.encode()
+    assert (wait_row(daemon, db, second)["raw"]
+            == b"Subject: small\r\n\r\n.dot\r\n")
+
+
 def test_replies_like_a_real_mta(daemon):
     c = Client(daemon.port)
     code, text = c.reply()
