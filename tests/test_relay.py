@@ -332,7 +332,7 @@ def test_decision_record_loads_into_postgres(pg, server, msg, tmp_path):
     assert rc == 1, out
     cols = ("message_id, received_at, decided_at, sensor, peer_ip, rule,"
             " decision, cap, target, rcpt_to, attempts, final_code,"
-            " final_reply, tls, delivered_at")
+            " final_reply, tls, delivered_at, status")
     with pg.connect() as c:
         c.execute("TRUNCATE spamlab.relay_decision")
     subprocess.run(

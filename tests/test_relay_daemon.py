@@ -22,7 +22,7 @@ from test_relay import Sink, free_port, start_server
 INGESTD = os.environ.get("SPAMLAB_INGESTD", str(TOP / "ingestd" / "ingestd"))
 COLS = ("message_id, received_at, decided_at, sensor, peer_ip, rule,"
         " decision, cap, target, rcpt_to, attempts, final_code,"
-        " final_reply, tls, delivered_at")
+        " final_reply, tls, delivered_at, status")
 
 
 def wait_port(port, proc, timeout=15):

@@ -134,6 +134,12 @@ sink_add(struct spool_rec *rec)
 	ctx->ref = rec->ref;
 	if (rec->type == SPOOL_REC_MESSAGE)
 		ok = pgsink_add_message(g_daemon.sink, &d.msg, sink_done, ctx);
+	else if (rec->type == SPOOL_REC_RELAY)
+	{
+		ok = pgsink_add_relay(g_daemon.sink, &d.relay, sink_done, ctx);
+		if (ok)
+			relay_hook_spooled(&d.relay, d.run); /* an earlier run's? */
+	}
 	else
 		ok = pgsink_add_session(g_daemon.sink, &d.ses, sink_done, ctx);
 	spoolrec_free(&d);

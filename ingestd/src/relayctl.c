@@ -203,6 +203,21 @@ relayctl_settings_finish(struct relayctl_settings *s, char *err, size_t errlen)
 	return true;
 }
 
+const char *
+relay_status_name(enum relay_status st)
+{
+	switch (st)
+	{
+		case RELAY_STATUS_SENDING:
+			return "sending";
+		case RELAY_STATUS_INTERRUPTED:
+			return "interrupted";
+		case RELAY_STATUS_FINAL:
+			break;
+	}
+	return "final";
+}
+
 static int64_t
 now_us(void)
 {
@@ -358,7 +373,8 @@ delivery_done(void *arg, const struct relay_result *r)
  * smarthost); its record comes from delivery_done(). */
 static void
 deliver(struct relayctl *c, const struct msg_record *m, const char *rule,
-        const char *target, const char *const *rcpt, size_t n)
+        int64_t decided_at, const char *target, const char *const *rcpt,
+        size_t n)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -367,7 +383,7 @@ deliver(struct relayctl *c, const struct msg_record *m, const char *rule,
 	p->ctl = c;
 	p->message_id = m->id;
 	p->received_at = m->received_at;
-	p->decided_at = now_us();
+	p->decided_at = decided_at;
 	snprintf(p->rule, sizeof(p->rule), "%s", rule);
 	snprintf(p->target, sizeof(p->target), "%s", target);
 	if (m->sensor)
@@ -401,16 +417,54 @@ fail:
 }
 }
 
-/* Deliver m: all recipients via the smarthost, or one delivery per
- * recipient domain (MX). */
+/* What to do with each delivery of a probe (one per target). */
+enum plan_action
+{
+	PLAN_ANNOUNCE, /* record it as SENDING */
+	PLAN_DELIVER,  /* start it */
+};
+
+/* Announce the SENDING row of one delivery. */
 static void
-dispatch(struct relayctl *c, const struct msg_record *m, const char *rule)
+announce(struct relayctl *c, const struct msg_record *m, const char *rule,
+         int64_t decided_at, const char *target, const char *const *rcpt,
+         size_t n)
+{
+	struct relay_decision_record d = {
+	    .message_id = m->id,
+	    .received_at = m->received_at,
+	    .decided_at = decided_at,
+	    .sensor = m->sensor,
+	    .peer_ip = m->peer_ip,
+	    .rule = rule,
+	    .decision = "relay",
+	    .target = target,
+	    .rcpt = rcpt,
+	    .n_rcpt = n,
+	    .status = RELAY_STATUS_SENDING,
+	};
+
+	if (c->record)
+		c->record(c->arg, &d);
+}
+
+/*
+ * The deliveries of m: all recipients via the smarthost, or one per
+ * recipient domain (MX).  Announcing and delivering walk the same plan, so
+ * each delivery's final record completes the SENDING row announced for it.
+ */
+static void
+dispatch(struct relayctl *c, const struct msg_record *m, const char *rule,
+         int64_t decided_at, enum plan_action act)
 {
 	bool done[RELAYCAP_HARD_RCPT] = {false};
+	void (*fn)(struct relayctl *, const struct msg_record *, const char *,
+	           int64_t, const char *, const char *const *, size_t) =
+	    act == PLAN_ANNOUNCE ? announce : deliver;
 
 	if (c->s.relay.smarthost != NULL)
 	{
-		deliver(c, m, rule, c->s.smarthost, m->rcpt_to, m->n_rcpt);
+		fn(c, m, rule, decided_at, c->s.smarthost, m->rcpt_to, m->n_rcpt);
 		return;
 	}
 	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
@@ -428,7 +482,7 @@ dispatch(struct relayctl *c, const struct msg_record *m, const char *rule)
 				group[n++] = m->rcpt_to[k];
 				done[k] = true;
 			}
-		deliver(c, m, rule, d, group, n);
+		fn(c, m, rule, decided_at, d, group, n);
 	}
 }
 
@@ -478,7 +532,12 @@ relayctl_consider(struct relayctl *c, const struct msg_record *m,
 	struct probe_verdict v;
 
 	if (judge_and_charge(c, m, local_ip, &v))
-		dispatch(c, m, v.rule_name);
+	{
+		int64_t at = now_us();
+
+		dispatch(c, m, v.rule_name, at, PLAN_ANNOUNCE);
+		dispatch(c, m, v.rule_name, at, PLAN_DELIVER);
+	}
 	if (out)
 		*out = v;
 }
@@ -489,6 +548,7 @@ struct held
 	struct held *next;
 	struct msg_record m; /* pointers into the fields below */
 	char rule[PROBE_NAME_MAX];
+	int64_t decided_at;
 	char *sensor, *peer_ip, *mail_from;
 	char *rcpt[RELAYCAP_HARD_RCPT];
 	uint8_t *raw;
@@ -556,8 +616,11 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	}
 	memcpy(h->raw, m->raw, m->raw_len);
 	h->m.raw = h->raw;
+	h->decided_at = now_us();
 	h->next = c->held;
 	c->held = h;
+	/* the SENDING rows go into the spool with the message */
+	dispatch(c, &h->m, h->rule, h->decided_at, PLAN_ANNOUNCE);
 	return true;
 oom:
 {
@@ -595,7 +658,7 @@ relayctl_release(struct relayctl *c, const struct uuid7 *id, bool stored)
 		*pp = h->next;
 		/* a message that was never stored is never delivered */
 		if (stored)
-			dispatch(c, &h->m, h->rule);
+			dispatch(c, &h->m, h->rule, h->decided_at, PLAN_DELIVER);
 		held_free(h);
 	}
 }

@@ -22,14 +22,26 @@ struct seen_records
 	char reply[8][128];
 	unsigned attempts[8];
 	int64_t delivered_at[8];
+	int sending; /* SENDING versions (not in the arrays) */
+	char sending_target[8][64];
 };
 
 static void
 on_record(void *arg, const struct relay_decision_record *d)
 {
 	struct seen_records *s = arg;
-	int i = s->n++;
+	int i;
 
+	if (d->status == RELAY_STATUS_SENDING)
+	{
+		/* announced before the delivery starts, before its outcome */
+		if (s->sending < 8)
+			snprintf(s->sending_target[s->sending], 64, "%s",
+			         d->target ? d->target : "");
+		s->sending++;
+		return;
+	}
+	i = s->n++;
 	if (i >= 8)
 		return;
 	snprintf(s->decision[i], 16, "%s", d->decision);
@@ -234,6 +246,10 @@ test_decisions(void)
 	m = message("192.0.2.4", r2, 3, "x\r\n");
 	relayctl_consider(c, &m, NULL, NULL);
 	CHECK(relayctl_pending(c) == 2);
+	/* each delivery's row is announced first, with the same target */
+	CHECK(rec.sending == 2 && rec.n == 0);
+	CHECK(strcmp(rec.sending_target[0], "one.test") == 0 &&
+	      strcmp(rec.sending_target[1], "two.test") == 0);
 	run_until_idle(base, c);
 	CHECK(rec.n == 2);
 	CHECK(rec.n == 2 && ((strcmp(rec.target[0], "one.test") == 0 &&
@@ -282,7 +298,9 @@ test_hold_release(void)
 	}
 	m2 = message("192.0.2.6", r1, 1, "x\r\n");
 	CHECK(relayctl_consider_held(c, &m2, NULL, NULL));
-	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
+	/* the SENDING rows come at once, to be spooled with the message */
+	CHECK(relayctl_pending(c) == 0 && rec.n == 0 && rec.sending == 2);
+	CHECK(strcmp(rec.sending_target[0], sh) == 0);
 	relayctl_release(c, &m2.id, false); /* spool failed: dropped */
 	relayctl_release(c, &m2.id, true);  /* unknown now: ignored */
 	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
