@@ -25,6 +25,8 @@
  *   BODY       2xx                           delivered; QUIT; QUIT
  *   QUIT       reply, close or timeout       FINISH delivered
  *   any        5xx                           FINISH permanent
+ *   BODY       timeout, error, EOF           FINISH permanent (the message
+ *                                            may have arrived: at most once)
  *   any        4xx, timeout, error, EOF      next host
  *
  * When the host list is exhausted the attempt has failed: the job waits
@@ -812,6 +814,24 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			snprintf(why, sizeof(why), "connection error: %s",
 			         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		set_reply(j, 0, why);
+	}
+	if (j->state == JOB_BODY)
+	{
+		/*
+		 * The message (and its final dot) may have reached the server
+		 * before the reply was lost: a retry could deliver the probe twice.
+		 * At most once: this failure is final.
+		 */
+		char why[sizeof(j->result.reply)];
+
+		snprintf(why, sizeof(why),
+		         "%.200s after the message data; not retried, it may have "
+		         "been delivered",
+		         j->result.reply);
+		set_reply(j, 0, why);
+		session_close(j);
+		job_finish(j, false, true);
+		return;
 	}
 	session_fail_temp(j);
 }
