@@ -24,6 +24,7 @@ struct relayctl
 	struct relayctl_stats stats;
 	struct held *held; /* probes waiting for their message to be durable */
 	bool state_ok;     /* the caps' state file loaded (or none was set) */
+	bool killed;       /* relayctl_kill() */
 };
 
 /* One delivery in flight: what its record needs when it ends. */
@@ -282,6 +283,7 @@ relayctl_state_ok(const struct relayctl *c)
 void
 relayctl_kill(struct relayctl *c, bool on)
 {
+	c->killed = on;
 	relaycap_kill(c->caps, on);
 }
 
@@ -509,8 +511,9 @@ judge_and_charge(struct relayctl *c, const struct msg_record *m,
 	if (!v->probe)
 		return false;
 	c->stats.probes++;
-	if (c->s.kill_file[0] && stat(c->s.kill_file, &st) == 0)
-		relaycap_kill(c->caps, true);
+	/* the kill file counts while it exists: removing it resumes */
+	if (c->s.kill_file[0])
+		relaycap_kill(c->caps, c->killed || stat(c->s.kill_file, &st) == 0);
 	cap = relaycap_charge(c->caps, m->received_at / 1000000, m->peer_ip,
 	                      m->rcpt_to, m->n_rcpt);
 	if (cap == RELAYCAP_OK && c->s.state_file[0] &&

@@ -224,6 +224,12 @@ test_decisions(void)
 		              strcmp(rec.target[i], v1) == 0,
 		          "record %d: %s %u %s", i, rec.decision[i], rec.attempts[i],
 		          rec.reply[i]);
+	/* the kill file is gone: probes are charged and sent again */
+	m = message("192.0.2.7", r1, 1, "x\r\n");
+	relayctl_consider(c, &m, NULL, NULL);
+	CHECK(rec.sending == 3 && rec.n == 4);
+	run_until_idle(base, c);
+	CHECK(rec.n == 5 && strcmp(rec.decision[4], "relay") == 0);
 	relayctl_free(c);
 
 	/* MX mode: one delivery per recipient domain; the resolver is silent */
