@@ -25,6 +25,8 @@ struct relayctl
 	struct held *held; /* probes waiting for their message to be durable */
 	bool state_ok;     /* the caps' state file loaded (or none was set) */
 	bool killed;       /* relayctl_kill() */
+	struct relay *retired[4]; /* replaced clients finishing their jobs */
+	struct event_base *base;
 };
 
 /* One delivery in flight: what its record needs when it ends. */
@@ -240,6 +242,7 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 		return NULL;
 	}
 	c->s = *s;
+	c->base = base;
 	c->record = record;
 	c->arg = arg;
 	c->s.relay.smarthost = c->s.smarthost[0] ? c->s.smarthost : NULL;
@@ -287,10 +290,128 @@ relayctl_kill(struct relayctl *c, bool on)
 	relaycap_kill(c->caps, on);
 }
 
-size_t
-relayctl_pending(const struct relayctl *c)
+/* Free replaced clients whose last delivery ended (never from inside one
+ * of their callbacks: only from the daemon's calls into relayctl). */
+static void
+reap_retired(struct relayctl *c)
 {
-	return c->relay ? relay_pending(c->relay) : 0;
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		if (c->retired[i] && relay_pending(c->retired[i]) == 0)
+		{
+			relay_free(c->retired[i]);
+			c->retired[i] = NULL;
+		}
+}
+
+size_t
+relayctl_pending(struct relayctl *c)
+{
+	size_t n = c->relay ? relay_pending(c->relay) : 0;
+
+	reap_retired(c);
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		if (c->retired[i])
+			n += relay_pending(c->retired[i]);
+	return n;
+}
+
+/* Do two settings need different delivery clients? */
+static bool
+relay_settings_differ(const struct relayctl_settings *a,
+                      const struct relayctl_settings *b)
+{
+	struct relay_config x = a->relay, y = b->relay;
+
+	x.smarthost = x.resolver = x.helo_name = NULL;
+	y.smarthost = y.resolver = y.helo_name = NULL;
+	return strcmp(a->smarthost, b->smarthost) != 0 ||
+	       strcmp(a->resolver, b->resolver) != 0 ||
+	       strcmp(a->helo_name, b->helo_name) != 0 ||
+	       memcmp(&x, &y, sizeof(x)) != 0;
+}
+
+bool
+relayctl_reconfigure(struct relayctl *c, const struct relayctl_settings *s,
+                     char *err, size_t errlen)
+{
+	struct relayctl_settings n = *s;
+	struct probe_engine *probe = NULL;
+	struct relaycap *caps = NULL;
+	struct relay *relay = NULL;
+	bool new_probe, new_relay;
+	size_t slot = 0;
+	struct timeval tv;
+
+	reap_retired(c);
+	n.relay.smarthost = n.smarthost[0] ? n.smarthost : NULL;
+	n.relay.resolver = n.resolver[0] ? n.resolver : NULL;
+	n.relay.helo_name = n.helo_name[0] ? n.helo_name : NULL;
+	new_probe = memcmp(&n.probe, &c->s.probe, sizeof(n.probe)) != 0;
+	new_relay = n.caps.enabled &&
+	            (c->relay == NULL || relay_settings_differ(&n, &c->s));
+	if (new_probe && (probe = probe_engine_new(&n.probe)) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* the day's counts carry over: through the state file, as at a start */
+	caps = relaycap_new(&n.caps);
+	if (caps == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	gettimeofday(&tv, NULL);
+	if (n.state_file[0] && (!relaycap_save(c->caps, n.state_file) ||
+	                        !relaycap_load(caps, n.state_file, tv.tv_sec)))
+	{
+		snprintf(err, errlen, "cannot carry the day's counts over via %s",
+		         n.state_file);
+		goto fail;
+	}
+	if (new_relay && c->relay != NULL)
+	{
+		while (slot < sizeof(c->retired) / sizeof(c->retired[0]) &&
+		       c->retired[slot] != NULL)
+			slot++;
+		if (slot == sizeof(c->retired) / sizeof(c->retired[0]))
+		{
+			snprintf(err, errlen,
+			         "too many reloads while deliveries are running");
+			goto fail;
+		}
+	}
+	if (new_relay &&
+	    (relay = relay_new(c->base, &n.relay, err, errlen)) == NULL)
+		goto fail;
+
+	/* nothing can fail from here on */
+	if (probe)
+	{
+		probe_engine_free(c->probe);
+		c->probe = probe;
+	}
+	relaycap_free(c->caps);
+	c->caps = caps;
+	relaycap_kill(c->caps, c->killed);
+	if (relay)
+	{
+		if (c->relay && relay_pending(c->relay) > 0)
+			c->retired[slot] = c->relay; /* its jobs finish as they were */
+		else
+			relay_free(c->relay);
+		c->relay = relay;
+	}
+	c->s = n;
+	c->s.relay.smarthost = c->s.smarthost[0] ? c->s.smarthost : NULL;
+	c->s.relay.resolver = c->s.resolver[0] ? c->s.resolver : NULL;
+	c->s.relay.helo_name = c->s.helo_name[0] ? c->s.helo_name : NULL;
+	return true;
+fail:
+	probe_engine_free(probe);
+	relaycap_free(caps);
+	relay_free(relay);
+	return false;
 }
 
 void
@@ -679,6 +800,8 @@ relayctl_free(struct relayctl *c)
 		held_free(h);
 	}
 	relay_free(c->relay); /* cancelled deliveries report their records */
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		relay_free(c->retired[i]);
 	probe_engine_free(c->probe);
 	relaycap_free(c->caps);
 	free(c);

@@ -130,8 +130,21 @@ bool relayctl_state_ok(const struct relayctl *c);
 /* The kill switch (also on while relay.kill_file exists). */
 void relayctl_kill(struct relayctl *c, bool on);
 
-/* Deliveries in progress or waiting to retry. */
-size_t relayctl_pending(const struct relayctl *c);
+/* Deliveries in progress or waiting to retry (also frees clients that a
+ * reconfiguration replaced once their last delivery ended). */
+size_t relayctl_pending(struct relayctl *c);
+
+/*
+ * New settings, in place (SIGHUP): the rules (their memories restart only
+ * if the rules, trap names or memory sizes changed), the caps with the
+ * day's counts carried over through the state file, the kill file, and a
+ * new delivery client if any delivery setting changed (deliveries already
+ * running finish with the old one).  False with a message in err: nothing
+ * changed.  With caps.enabled off, probes are refused as "disabled".
+ */
+bool relayctl_reconfigure(struct relayctl *c, const struct relayctl_settings *s,
+                          char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Counters for /metrics. */
 struct relayctl_stats

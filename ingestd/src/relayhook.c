@@ -73,6 +73,8 @@ struct entry
 };
 
 static struct relayctl *g_relay;
+static bool g_enabled; /* judge new messages (g_relay may finish deliveries
+                          after relay.enabled was turned off) */
 static char g_decision_file[CONFIG_STR_MAX + 64];
 static char g_journal[CONFIG_STR_MAX + 64];
 static uint64_t g_run;           /* this run's id, in every record it spools */
@@ -446,10 +448,40 @@ hook_record(void *arg, const struct relay_decision_record *d)
 	}
 }
 
+/* cfg's relay settings, completed (default rules, state file). */
+static bool
+hook_settings(const struct config *cfg, struct relayctl_settings *s, char *err,
+              size_t errsz)
+{
+	*s = cfg->relay;
+	if (!relayctl_settings_finish(s, err, errsz))
+		return false;
+	if (s->state_file[0] == '\0' &&
+	    snprintf(s->state_file, sizeof(s->state_file), "%s/relay-caps.state",
+	             cfg->spool_dir) >= (int)sizeof(s->state_file))
+	{
+		snprintf(err, errsz, "spool_dir too long for relay.state_file");
+		return false;
+	}
+	return true;
+}
+
+static void
+hook_log_enabled(const struct relayctl_settings *s, const char *event)
+{
+	log_event(LOG_WARN, NULL, event,
+	          "enabled=%s mode=%s max_per_day=%u max_per_peer=%u "
+	          "max_per_domain=%u rules=%zu decisions=spool%s%s",
+	          s->caps.enabled ? "yes" : "no",
+	          s->smarthost[0] ? "smarthost" : "mx", s->caps.per_day,
+	          s->caps.per_peer, s->caps.per_domain, s->probe.n_rules,
+	          g_decision_file[0] ? ",file:" : "", g_decision_file);
+}
+
 bool
 relay_hook_start(const struct config *cfg, char *err, size_t errsz)
 {
-	struct relayctl_settings s = cfg->relay;
+	struct relayctl_settings s;
 
 	if (getrandom(&g_run, sizeof(g_run), 0) != (ssize_t)sizeof(g_run))
 		g_run = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
@@ -461,31 +493,52 @@ relay_hook_start(const struct config *cfg, char *err, size_t errsz)
 	}
 	/* even with relaying off now: record what the last run left running */
 	journal_load();
-	if (!s.caps.enabled)
+	if (!cfg->relay.caps.enabled)
 		return true;
-	if (!relayctl_settings_finish(&s, err, errsz))
+	if (!hook_settings(cfg, &s, err, errsz))
 		return false;
 	snprintf(g_decision_file, sizeof(g_decision_file), "%s", s.decision_file);
-	if (s.state_file[0] == '\0' &&
-	    snprintf(s.state_file, sizeof(s.state_file), "%s/relay-caps.state",
-	             cfg->spool_dir) >= (int)sizeof(s.state_file))
-	{
-		snprintf(err, errsz, "spool_dir too long for relay.state_file");
-		return false;
-	}
 	g_relay = relayctl_new(g_daemon.base, &s, hook_record, NULL, err, errsz);
 	if (g_relay == NULL)
 		return false;
+	g_enabled = true;
 	if (!relayctl_state_ok(g_relay))
 		log_event(LOG_WARN, NULL, "relay_state_unreadable",
 		          "file=%s effect=\"no probe is delivered until the next "
 		          "UTC day\"",
 		          s.state_file);
-	log_event(LOG_WARN, NULL, "relay_enabled",
-	          "mode=%s max_per_day=%u decisions=spool%s%s",
-	          s.smarthost[0] ? "smarthost" : "mx", s.caps.per_day,
-	          g_decision_file[0] ? ",file:" : "", g_decision_file);
+	hook_log_enabled(&s, "relay_enabled");
 	return true;
+}
+
+void
+relay_hook_reload(const struct config *cfg)
+{
+	struct relayctl_settings s;
+	char err[512];
+
+	if (!cfg->relay.caps.enabled && g_relay == NULL)
+		return; /* off, and it was off */
+	if (!hook_settings(cfg, &s, err, sizeof(err)))
+		goto fail;
+	if (g_relay == NULL)
+	{
+		g_relay = relayctl_new(g_daemon.base, &s, hook_record, NULL, err,
+		                       sizeof(err));
+		if (g_relay == NULL)
+			goto fail;
+	}
+	else if (!relayctl_reconfigure(g_relay, &s, err, sizeof(err)))
+		goto fail;
+	g_enabled = s.caps.enabled;
+	snprintf(g_decision_file, sizeof(g_decision_file), "%s", s.decision_file);
+	hook_log_enabled(&s, "relay_reloaded");
+	return;
+fail:
+	log_event(LOG_ERROR, NULL, "reload_failed",
+	          "what=relay error=\"%s\" effect=\"the relay settings stay as "
+	          "they were\"",
+	          err);
 }
 
 void
@@ -499,7 +552,7 @@ relay_hook_consider(struct session *s, const struct msg_record *m)
 	struct probe_verdict v;
 	bool held;
 
-	if (g_relay == NULL || s->body == NULL)
+	if (g_relay == NULL || !g_enabled || s->body == NULL)
 		return;
 	r = *m;
 	r.raw_len = evbuffer_get_length(s->body);
@@ -588,6 +641,7 @@ relay_hook_stop(void)
 {
 	relayctl_free(g_relay); /* cancelled deliveries spool their outcome */
 	g_relay = NULL;
+	g_enabled = false;
 	list_free(&g_held);
 	list_free(&g_inflight);
 	free(g_old);

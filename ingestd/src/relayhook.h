@@ -24,6 +24,13 @@ struct session;
 bool relay_hook_start(const struct config *cfg, char *err, size_t errsz)
     __attribute__((warn_unused_result));
 
+/*
+ * SIGHUP: apply cfg->relay (relayctl_reconfigure(): the day's counts carry
+ * over; deliveries running finish).  Turning relay.enabled off stops
+ * judging new messages.  A bad setting is logged and changes nothing.
+ */
+void relay_hook_reload(const struct config *cfg);
+
 /* A message of session s was handed to the spool: judge it (a probe the
  * caps allow is held until relay_hook_release()). */
 void relay_hook_consider(struct session *s, const struct msg_record *m);
