@@ -13,9 +13,11 @@ import asyncio
 import random
 import re
 import smtplib
+import struct
 import threading
 import time
 import uuid
+import zlib
 
 from ingestd_helpers import Ingestd, sensor_name
 from test_relay import Sink, start_server
@@ -180,3 +182,114 @@ def test_kill9_during_probe_relaying(pg, tmp_path, request):
     # the interrupted versions came from the journal or the spool replay
     log = d.logtext()
     assert "relay_delivery_interrupted" in log
+
+
+# ---- a spool and a journal left by a crashed run, written by hand ----
+# (this also pins the on-disk formats a new version must still replay:
+# spool.c's record header, spoolrec.c's fields, relayhook.c's journal)
+
+T = {"id": 1, "received_at": 2, "sensor": 4, "source": 5, "mail_from": 11,
+     "rcpt": 12, "raw": 16, "decided_at": 22, "rule": 23, "decision": 24,
+     "target": 26, "attempts": 27, "final_code": 28, "final_reply": 29,
+     "delivered_at": 30, "status": 31, "run": 32}
+SENDING, FINAL = 1, 0
+
+
+def field(tag, data):
+    return struct.pack("<BI", T[tag], len(data)) + data
+
+
+def text(tag, s):
+    return field(tag, s.encode() + b"\0")
+
+
+def i64(tag, v):
+    return field(tag, struct.pack("<q", v))
+
+
+def message_payload(mid, at_us, sensor, raw):
+    return (field("id", mid.bytes) + i64("received_at", at_us)
+            + text("sensor", sensor) + text("source", "smtp")
+            + text("mail_from", "probe@spam.test")
+            + text("rcpt", "box@probe.test") + field("raw", raw))
+
+
+def relay_payload(mid, at_us, sensor, status, run=77, reply=None,
+                  delivered_us=0):
+    p = (field("id", mid.bytes) + i64("received_at", at_us)
+         + i64("decided_at", at_us + 1000) + i64("run", run)
+         + text("sensor", sensor) + text("rule", "self")
+         + text("decision", "relay") + text("target", "smarthost.test")
+         + field("attempts", struct.pack("<i", 0 if status else 1))
+         + field("final_code", struct.pack("<i", 0 if status else 250)))
+    if reply:
+        p += text("final_reply", reply)
+    if delivered_us:
+        p += i64("delivered_at", delivered_us)
+    return p + text("rcpt", "box@probe.test") + field("status",
+                                                      bytes([status]))
+
+
+def spool_record(rtype, payload):
+    head = struct.pack("<IIQI", 0x31524C53, rtype, len(payload),
+                       zlib.crc32(payload))
+    return head + struct.pack("<I", zlib.crc32(head)) + payload
+
+
+def test_restart_settles_rows_a_crash_left(pg, tmp_path, request):
+    """A: announced, never started (no journal entry): 'not sent'.  B: in
+    the journal (its delivery had started): 'may have been delivered'.
+    C: in the journal, but its final version was spooled: stays final."""
+    sensor = sensor_name(request)
+    now = int(time.time() * 1e6)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    recs = b""
+    for mid in (a, b, c):
+        recs += spool_record(1, message_payload(mid, now, sensor, b"x\r\n"))
+        recs += spool_record(3, relay_payload(mid, now, sensor, SENDING))
+    recs += spool_record(3, relay_payload(c, now, sensor, FINAL,
+                                          reply="250 ok",
+                                          delivered_us=now + 2000))
+    (spool / "0000000000000001.seg").write_bytes(recs)
+    journal = b"SLRJ1\n"
+    for mid in (b, c):
+        p = relay_payload(mid, now, sensor, SENDING)
+        journal += struct.pack("<I", len(p)) + p
+    (spool / "relay-inflight").write_bytes(journal)
+
+    # relaying is off in this run: the rows are settled all the same
+    d = Ingestd(pg, tmp_path, sensor, starttls="off")
+    try:
+        d.start()
+
+        def rows():
+            with pg.connect() as conn:
+                return {r[0]: r[1:] for r in conn.execute(
+                    "SELECT message_id, status, final_reply,"
+                    " delivered_at IS NOT NULL FROM spamlab.relay_decision"
+                    " WHERE sensor = %s", (sensor,)).fetchall()}
+        deadline = time.time() + 30
+        while time.time() < deadline and (
+                len(rows()) < 3
+                or any(r[0] == "sending" for r in rows().values())
+                or (spool / "relay-inflight").exists()):
+            time.sleep(0.1)
+        got = rows()
+        assert got[a][0] == "interrupted" and "not sent" in got[a][1], got[a]
+        assert got[b][0] == "interrupted" and \
+            "may have been delivered" in got[b][1], got[b]
+        assert got[c] == ("final", "250 ok", True)
+        assert not (spool / "relay-inflight").exists()
+        # again: nothing changes, nothing is added
+        assert d.stop() == 0
+        d.start()
+        time.sleep(1.0)
+        assert rows() == got
+        with pg.connect() as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM spamlab.message WHERE sensor = %s",
+                (sensor,)).fetchone()[0] == 3
+    finally:
+        d.stop()

@@ -628,6 +628,9 @@ relay_hook_spooled(const struct relay_decision_record *d, uint64_t run)
 	v.final_code = 0;
 	v.delivered_at = 0;
 	spool_version(&v);
+	log_event(LOG_WARN, NULL, "relay_delivery_interrupted",
+	          "target=%s effect=\"never started; recorded as not sent\"",
+	          d->target ? d->target : "-");
 }
 
 size_t
