@@ -209,11 +209,15 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
 
     # both mail sessions came from Python's smtplib: one dialect, from the
     # sessions the daemon itself recorded (the port probes of wait_port
-    # have no commands and no dialect)
+    # have no commands and no dialect).  Compared without its pipe= and
+    # gap= parts: on a loaded machine a loopback reply can take more than
+    # the 1 ms that separates "pipelined" from not, so those depend on the
+    # load, not on the client.
     def sessions():
         with pg.connect() as c:
             return c.execute(
-                "SELECT count(*), count(DISTINCT spamlab.dialect_hash(id)),"
+                "SELECT count(*), count(DISTINCT split_part("
+                "spamlab.dialect(id), ' | pipe=', 1)),"
                 " min(spamlab.dialect(id))"
                 " FROM spamlab.smtp_session WHERE started_at >= %s",
                 (t0,)).fetchone()
