@@ -168,8 +168,10 @@ def test_sighup_rebinds_listeners(daemons):
     d = daemons(starttls="off")
     p1 = d.port()
     p2, p3 = free_port(), free_port()
-    d.reload(listen=f"127.0.0.1:{p2}")
+    d.reload(listen=f"127.0.0.1:{p2}", hostname="mx2.reload.test")
     assert accepts(p2) and not accepts(p1)
+    with smtplib.SMTP("127.0.0.1", p2, timeout=10) as s:
+        assert b"mx2.reload.test" in s.ehlo()[1]  # the new host name
     # keep p2 (no second bind of a bound address), add p3
     d.reload(listen=f"127.0.0.1:{p2},127.0.0.1:{p3}")
     assert accepts(p2) and accepts(p3)

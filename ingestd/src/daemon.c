@@ -428,6 +428,19 @@ fail:
 
 /* ---- SIGHUP ---- */
 
+/* The host name in replies and the sensor name stored with each row. */
+static void
+daemon_set_identity(const struct config *c)
+{
+	if (*c->hostname)
+		snprintf(g_daemon.hostname, sizeof(g_daemon.hostname), "%s",
+		         c->hostname);
+	else if (gethostname(g_daemon.hostname, sizeof(g_daemon.hostname) - 1) != 0)
+		strcpy(g_daemon.hostname, "localhost");
+	snprintf(g_daemon.sensor, sizeof(g_daemon.sensor), "%s",
+	         *c->sensor ? c->sensor : g_daemon.hostname);
+}
+
 /* A setting bound at start: keep the running value, say so if it changed. */
 static void
 reload_keep(const char *key, char *now, const char *running, size_t size)
@@ -500,9 +513,9 @@ reload_listen(const char *key, char *now, const char *running, size_t size,
 }
 
 /*
- * SIGHUP: re-read the file and apply it: limits, timeouts, log level, the
- * relay settings (relayhook.c), the TLS certificate for new sessions, the
- * listeners.  What is bound at start (spool, identity, database, metrics
+ * SIGHUP: re-read the file and apply it: limits, timeouts, log level, host
+ * and sensor names, the relay settings (relayhook.c), the TLS certificate
+ * for new sessions, the listeners.  What is bound at start (spool, identity, database, metrics
  * port) keeps its running value, with a log line.
  */
 static void
@@ -535,6 +548,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 		          "key=spool_segment_size effect=\"needs a restart\"");
 		c.spool_segment_size = g_daemon.cfg.spool_segment_size;
 	}
+	daemon_set_identity(&c);
 	(void)reload_tls(&c);
 	reload_listen("listen", c.listen, g_daemon.cfg.listen, sizeof(c.listen),
 	              false);
@@ -658,13 +672,7 @@ daemon_main(int argc, char **argv)
 	}
 	if (log_parse_level(g_daemon.cfg.log_level, &lvl))
 		log_set_level(lvl);
-	if (*g_daemon.cfg.hostname)
-		snprintf(g_daemon.hostname, sizeof(g_daemon.hostname), "%s",
-		         g_daemon.cfg.hostname);
-	else if (gethostname(g_daemon.hostname, sizeof(g_daemon.hostname) - 1) != 0)
-		strcpy(g_daemon.hostname, "localhost");
-	snprintf(g_daemon.sensor, sizeof(g_daemon.sensor), "%s",
-	         *g_daemon.cfg.sensor ? g_daemon.cfg.sensor : g_daemon.hostname);
+	daemon_set_identity(&g_daemon.cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	daemon_raise_nofile();
