@@ -293,3 +293,46 @@ def test_restart_settles_rows_a_crash_left(pg, tmp_path, request):
                 (sensor,)).fetchone()[0] == 3
     finally:
         d.stop()
+
+
+def test_row_versions_reach_the_table(pg, tmp_path, request):
+    """A delivery's row while it runs: 'sending' with no attempts, then
+    (after a 451 and before the retry) 'sending' with attempts 1 and the
+    451, then 'final' and delivered: each version upserted in turn."""
+    sink = Sink(rcpt_replies=["451 4.7.1 try later"])
+    ctl, sport = start_server(sink)
+    sensor = sensor_name(request)
+    d = Ingestd(pg, tmp_path, sensor, starttls="off", **{
+        "relay.enabled": "on",
+        "relay.smarthost": f"127.0.0.1:{sport}",
+        "relay.rule": "self: mentions-trap max-rcpt=3",
+        "relay.trap_name": "trap.example.test",
+        "relay.max_attempts": 2, "relay.backoff_ms": 3000,
+    })
+
+    def row():
+        with pg.connect() as c:
+            return c.execute(
+                "SELECT status, attempts, final_code, delivered_at IS NOT NULL"
+                " FROM spamlab.relay_decision WHERE sensor = %s",
+                (sensor,)).fetchone()
+    try:
+        d.start()
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=10) as s:
+            acked = []
+            send_one(s, True, acked)
+        seen = set()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            r = row()
+            if r:
+                seen.add(r)
+            if r and r[0] == "final":
+                break
+            time.sleep(0.05)
+        assert ("sending", 1, 451, False) in seen, seen
+        assert row() == ("final", 2, 250, True)
+        assert len(sink.messages) == 1
+    finally:
+        d.stop()
+        ctl.stop()

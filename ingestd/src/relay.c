@@ -135,6 +135,7 @@ struct relay
 	socklen_t ns_len;
 	struct job *jobs;
 	size_t n_jobs;
+	relay_retry_fn retry;
 };
 
 static void host_next(struct job *j);
@@ -314,6 +315,12 @@ fail:
 	return NULL;
 }
 
+void
+relay_set_retry_cb(struct relay *r, relay_retry_fn fn)
+{
+	r->retry = fn;
+}
+
 size_t
 relay_pending(const struct relay *r)
 {
@@ -398,6 +405,8 @@ attempt_failed(struct job *j)
 		job_finish(j, false, false);
 		return;
 	}
+	if (j->relay->retry)
+		j->relay->retry(j->arg, &j->result);
 	ms = j->relay->cfg.backoff_ms;
 	for (unsigned i = 1; i < j->result.attempts && ms < UINT32_MAX / 2; i++)
 		ms *= 2;

@@ -221,6 +221,8 @@ relay_status_name(enum relay_status st)
 	return "final";
 }
 
+static void delivery_retry(void *arg, const struct relay_result *r);
+
 static int64_t
 now_us(void)
 {
@@ -270,6 +272,7 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 		c->relay = relay_new(base, &c->s.relay, err, errlen);
 		if (c->relay == NULL)
 			goto fail;
+		relay_set_retry_cb(c->relay, delivery_retry);
 	}
 	return c;
 fail:
@@ -490,6 +493,35 @@ delivery_done(void *arg, const struct relay_result *r)
 	if (c->record)
 		c->record(c->arg, &d);
 	pending_free(p);
+}
+
+/* An attempt failed and will be retried: the row's SENDING version with
+ * the attempts so far and the last reply. */
+static void
+delivery_retry(void *arg, const struct relay_result *r)
+{
+	struct pending *p = arg;
+	struct relayctl *c = p->ctl;
+	struct relay_decision_record d = {
+	    .message_id = p->message_id,
+	    .received_at = p->received_at,
+	    .decided_at = p->decided_at,
+	    .sensor = p->has_sensor ? p->sensor : NULL,
+	    .peer_ip = p->has_peer ? p->peer_ip : NULL,
+	    .rule = p->rule,
+	    .decision = "relay",
+	    .target = p->target,
+	    .rcpt = (const char *const *)p->rcpt,
+	    .n_rcpt = p->n_rcpt,
+	    .attempts = r->attempts,
+	    .final_code = r->code,
+	    .final_reply = r->reply,
+	    .tls = r->tls[0] ? r->tls : NULL,
+	    .status = RELAY_STATUS_SENDING,
+	};
+
+	if (c->record)
+		c->record(c->arg, &d);
 }
 
 /* Start one delivery of m to rcpt[0..n-1] (one domain, or all via the

@@ -307,7 +307,7 @@ journal_load(void)
 		rowkey_set(&g_old[g_n_old++], &r.relay);
 		r.relay.status = RELAY_STATUS_INTERRUPTED;
 		r.relay.final_reply = reply_interrupted;
-		r.relay.final_code = 0;
+		r.relay.final_code = 0; /* attempts: as of the last retry */
 		r.relay.delivered_at = 0;
 		spool_version(&r.relay);
 		log_event(LOG_WARN, NULL, "relay_delivery_interrupted",
@@ -442,8 +442,23 @@ hook_record(void *arg, const struct relay_decision_record *d)
 			g_held = e;
 			return;
 		}
-		e->next = g_inflight;
-		g_inflight = e;
+		/* a retry's version replaces the entry: the attempts so far */
+		for (struct entry **pp = &g_inflight; *pp; pp = &(*pp)->next)
+			if (rowkey_eq(&(*pp)->key, &e->key))
+			{
+				struct entry *o = *pp;
+
+				e->next = o->next;
+				*pp = e;
+				entry_free(o);
+				e = NULL;
+				break;
+			}
+		if (e)
+		{
+			e->next = g_inflight;
+			g_inflight = e;
+		}
 		journal_save();
 	}
 }

@@ -24,6 +24,7 @@ struct seen_records
 	int64_t delivered_at[8];
 	int sending; /* SENDING versions (not in the arrays) */
 	char sending_target[8][64];
+	unsigned sending_attempts[8];
 };
 
 static void
@@ -36,8 +37,11 @@ on_record(void *arg, const struct relay_decision_record *d)
 	{
 		/* announced before the delivery starts, before its outcome */
 		if (s->sending < 8)
+		{
 			snprintf(s->sending_target[s->sending], 64, "%s",
 			         d->target ? d->target : "");
+			s->sending_attempts[s->sending] = d->attempts;
+		}
 		s->sending++;
 		return;
 	}
@@ -322,10 +326,50 @@ test_hold_release(void)
 	event_base_free(base);
 }
 
+/* A retried delivery reports a SENDING version per failed attempt (with
+ * the attempts so far), then its final record. */
+static void
+test_retry_versions(void)
+{
+	struct event_base *base = event_base_new();
+	struct relayctl_settings s;
+	struct relayctl *c;
+	struct seen_records rec;
+	char err[200], sh[64];
+	const char *r1[] = {"box@drop.test"};
+	struct msg_record m;
+
+	memset(&rec, 0, sizeof(rec));
+	relayctl_settings_default(&s);
+	snprintf(sh, sizeof(sh), "127.0.0.1:%d", closed_port(SOCK_STREAM));
+	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
+	                            sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.smarthost", sh, err, sizeof(err)));
+	CHECK(
+	    relayctl_settings_set(&s, "relay.max_attempts", "3", err, sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.backoff_ms", "5", err, sizeof(err)));
+	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	c = base ? relayctl_new(base, &s, on_record, &rec, err, sizeof(err)) : NULL;
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	m = message("192.0.2.8", r1, 1, "x\r\n");
+	relayctl_consider(c, &m, NULL, NULL);
+	run_until_idle(base, c);
+	CHECK_MSG(rec.sending == 3, "sending versions: %d", rec.sending);
+	CHECK(rec.sending_attempts[0] == 0 && rec.sending_attempts[1] == 1 &&
+	      rec.sending_attempts[2] == 2);
+	CHECK(rec.n == 1 && rec.attempts[0] == 3);
+	relayctl_free(c);
+	event_base_free(base);
+}
+
 void
 test_relayctl(void)
 {
 	test_settings();
 	test_decisions();
 	test_hold_release();
+	test_retry_versions();
 }
