@@ -636,16 +636,18 @@ relay_hook_spooled(const struct relay_decision_record *d, uint64_t run)
 	for (size_t i = 0; i < g_n_old; i++)
 		if (rowkey_eq(&g_old[i], &k))
 			return; /* journaled: its INTERRUPTED version is spooled */
-	/* an earlier run announced it but never started it */
+	/* an earlier run announced it but never started it (unless an attempt
+	 * was made: then its journal entry was lost) */
 	v = *d;
 	v.status = RELAY_STATUS_INTERRUPTED;
-	v.final_reply = reply_never_sent;
+	v.final_reply = d->attempts > 0 ? reply_interrupted : reply_never_sent;
 	v.final_code = 0;
 	v.delivered_at = 0;
 	spool_version(&v);
 	log_event(LOG_WARN, NULL, "relay_delivery_interrupted",
-	          "target=%s effect=\"never started; recorded as not sent\"",
-	          d->target ? d->target : "-");
+	          "target=%s effect=\"%s\"", d->target ? d->target : "-",
+	          d->attempts > 0 ? "not retried; recorded as interrupted"
+	                          : "never started; recorded as not sent");
 }
 
 size_t
