@@ -772,10 +772,10 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	}
 	memcpy(h->raw, m->raw, m->raw_len);
 	h->m.raw = h->raw;
-	h->decided_at = now_us();
 	h->next = c->held;
 	c->held = h;
 	/* the SENDING rows go into the spool with the message */
+	h->decided_at = now_us();
 	dispatch(c, &h->m, h->rule, h->decided_at, PLAN_ANNOUNCE);
 	return true;
 oom:
