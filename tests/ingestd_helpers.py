@@ -46,6 +46,9 @@ class Ingestd:
             "pg_dsn": pg.dsn(user="spamlab_ingest"),
             "janitor_interval_ms": "100",
             "drain_timeout": "5",
+            # the persona's delays cost wall-clock time in every session;
+            # tests that measure them switch them on
+            "persona_delay": "off",
         }
         self.settings.update({k: str(v) for k, v in settings.items()})
         self.proc = None

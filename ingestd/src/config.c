@@ -55,6 +55,9 @@ static const struct config_key keys[] = {
     {"persona", STR(persona), "postfix", 0, 0,
      "MTA the replies imitate: postfix, exim, sendmail or exchange "
      "(persona.c)"},
+    {"persona_delay", STR(persona_delay), "on", 0, 0,
+     "the persona's banner, reply and queue-write delays: on, off, or a "
+     "scale factor from 0 to 10"},
     {"sensor", STR(sensor), "", 0, 0,
      "sensor name stored with every message; empty means the hostname"},
     {"spool_dir", STR(spool_dir), "/var/spool/ingestd", 0, 0,
@@ -344,6 +347,18 @@ config_validate(const struct config *c, char *err, size_t errsz)
 		         "exchange",
 		         c->persona);
 		return false;
+	}
+	{
+		double scale;
+
+		if (!persona_delay_parse(c->persona_delay, &scale))
+		{
+			snprintf(err, errsz,
+			         "persona_delay: \"%s\" is not on, off or a number "
+			         "from 0 to 10",
+			         c->persona_delay);
+			return false;
+		}
 	}
 	if (!*c->listen && !*c->tls_listen)
 	{
