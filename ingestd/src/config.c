@@ -73,7 +73,8 @@ static const struct config_key keys[] = {
     {"starttls", NUM(CT_BOOL, starttls), "on", 0, 1,
      "advertise and accept STARTTLS"},
     {"auth", NUM(CT_BOOL, auth), "on", 0, 1,
-     "advertise AUTH PLAIN LOGIN (any credentials accepted and recorded)"},
+     "advertise AUTH (the persona's mechanism list; PLAIN and LOGIN work, "
+     "any credentials accepted and recorded)"},
     {"chunking", NUM(CT_BOOL, chunking), "on", 0, 1,
      "advertise and accept CHUNKING (BDAT)"},
     {"max_message_size", NUM(CT_BYTES, max_message_size), "25M", 1024,
