@@ -27,7 +27,7 @@ ADDR = "someone@example.org"
 
 # The queued-as reply of each persona, queue id and Message-ID in shape.
 QUEUED = {
-    "postfix": r"250 2\.0\.0 Ok: queued as ([0-9A-F]{10,11}|[0-9a-f-]{36})",
+    "postfix": r"250 2\.0\.0 Ok: queued as [0-9A-F]{10,11}",
     "exim": r"250 OK id=[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}",
     "sendmail": r"250 2\.0\.0 [0-9A-Za-x]{8}\d{6} Message accepted for delivery",
     "exchange": r"250 2\.6\.0 <[^<>@\s]+@[^<>\s]+> \[InternalId=\d{12}, "
@@ -63,7 +63,7 @@ def persona(request, pg, tmp_path_factory):
     t = transcript(name)
     # small limits so that the 452, 421 and timeout replies are reachable
     settings = {"persona": name, "max_recipients": 2, "command_timeout": 2,
-                "max_sessions_per_ip": 3}
+                "max_sessions_per_ip": 3, "queue_id": "persona"}
     size = int(t["size"][0])
     if size:
         settings["max_message_size"] = size
@@ -136,9 +136,6 @@ def test_queued_reply_shape_and_delivery(persona, db):
     c.close()
     # the message still reaches PostgreSQL; the log maps qid to the row id
     d.wait_rows(db, 1, table="spamlab.message")
-    if name == "postfix":
-        assert queued_id(text)  # the row id itself
-        return
     m = re.search(r"queued .*id=([0-9a-f-]{36}) qid=(\S+)", d.logtext())
     assert m and m.group(2) in text
 
@@ -188,6 +185,14 @@ def test_unknown_persona_is_refused():
     out = subprocess.run([str(INGESTD), "--check-config", "--persona=exim"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "persona = exim" in out.stdout
+    # production defaults: delays on, the persona's own queue ids
+    assert "persona_delay = on" in out.stdout
+    assert "queue_id = persona" in out.stdout
+    for bad in ("--persona_delay=11", "--persona_delay=fast",
+                "--queue_id=uuid"):
+        out = subprocess.run([str(INGESTD), "--check-config", bad],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and bad[2:].split("=")[0] in out.stderr
 
 
 def expect(t, key, got):

@@ -22,7 +22,7 @@ HELO = "bot.spam.test"
 
 # persona: (the queue id in the 250 reply, the header's shape)
 PERSONAS = {
-    "postfix": (r"queued as ([0-9a-f-]{36})",
+    "postfix": (r"queued as ([0-9A-F]{10,11})\b",
                 r"Received: from {helo} \(unknown \[127\.0\.0\.1\]\)\r\n"
                 r"\tby {host} \(Postfix\) with ESMTP id {qid}\r\n"
                 r"\tfor <box@probe\.test>; {date} \(UTC\)\r\n"),
@@ -60,7 +60,7 @@ def test_relayed_copy_has_the_personas_received_header(pg, tmp_path, name):
     sink = Sink()
     ctl, sport = start_server(sink)
     d = Ingestd(pg, tmp_path, f"persona_relay_{name}", persona=name,
-                starttls="off", **{
+                starttls="off", queue_id="persona", **{
                     "relay.enabled": "on",
                     "relay.smarthost": f"127.0.0.1:{sport}",
                     "relay.rule": "self: mentions-trap max-rcpt=3",

@@ -58,6 +58,10 @@ static const struct config_key keys[] = {
     {"persona_delay", STR(persona_delay), "on", 0, 0,
      "the persona's banner, reply and queue-write delays: on, off, or a "
      "scale factor from 0 to 10"},
+    {"queue_id", STR(queue_id), "persona", 0, 0,
+     "the queue id in the 250 after DATA (and a relayed copy's Received "
+     "header): persona (the MTA's own format; the log maps it to the message "
+     "id) or message (the message id itself)"},
     {"sensor", STR(sensor), "", 0, 0,
      "sensor name stored with every message; empty means the hostname"},
     {"spool_dir", STR(spool_dir), "/var/spool/ingestd", 0, 0,
@@ -360,6 +364,13 @@ config_validate(const struct config *c, char *err, size_t errsz)
 			         c->persona_delay);
 			return false;
 		}
+	}
+	if (strcmp(c->queue_id, "persona") != 0 &&
+	    strcmp(c->queue_id, "message") != 0)
+	{
+		snprintf(err, errsz, "queue_id: \"%s\" is not persona or message",
+		         c->queue_id);
+		return false;
 	}
 	if (!*c->listen && !*c->tls_listen)
 	{

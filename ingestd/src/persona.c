@@ -17,8 +17,7 @@
 
 /*
  * Postfix: the default.  Replies are smtpd(8)'s; the banner is the
- * configured text (smtpd_banner), and the queue id is the message's own id
- * (PERSONA_QID_MESSAGE) so that operators can map a 250 to a row.
+ * configured text (smtpd_banner).
  */
 static const struct persona postfix = {
     .name = "postfix",
@@ -95,7 +94,7 @@ static const struct persona postfix = {
     .received_for = "\n\tfor <%r>",
     .received_tls = "\n\t(using %v with cipher %C (%B/%B bits))\n"
                     "\t(No client certificate requested)",
-    .qid = PERSONA_QID_MESSAGE,
+    .qid = PERSONA_QID_POSTFIX,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {5, 60},
                  [PERSONA_DELAY_REPLY] = {0, 3},
                  [PERSONA_DELAY_QUEUED] = {5, 30}},
@@ -444,10 +443,6 @@ persona_queue_id(const struct persona *p, time_t now, char *out, size_t outlen)
 			    b62[r[1] % 60],
 			    (unsigned)(((unsigned)r[2] << 16 | r[3] << 8 | r[4]) % 900000) +
 			        10000);
-			break;
-		case PERSONA_QID_MESSAGE:
-			if (outlen)
-				out[0] = '\0';
 			break;
 		case PERSONA_QID_EXCHANGE:
 			snprintf(out, outlen, "%u%08u",

@@ -121,8 +121,6 @@ enum persona_qid
 	PERSONA_QID_EXIM,     /* base-62 6-6-2: "1kXyZa-0003Ab-Cd" */
 	PERSONA_QID_SENDMAIL, /* base-60 time, 2 more, pid: "5AMNJ1iS029468" */
 	PERSONA_QID_EXCHANGE, /* a 12-digit InternalId */
-	PERSONA_QID_MESSAGE,  /* the message's own id (the default persona:
-	                         operators and tests map replies to rows) */
 };
 
 struct persona
@@ -172,8 +170,7 @@ size_t persona_format(const struct persona *p, enum persona_reply r,
 size_t persona_ehlo(const struct persona *p, const struct persona_vars *v,
                     unsigned flags, char *out, size_t outlen);
 
-/* A fresh random queue id in the persona's format (PERSONA_QID_MESSAGE:
- * the caller uses the message id instead; this writes "" then). */
+/* A fresh random queue id in the persona's format. */
 void persona_queue_id(const struct persona *p, time_t now, char *out,
                       size_t outlen);
 

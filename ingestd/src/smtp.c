@@ -1081,11 +1081,12 @@ smtp_message_done(struct session *s)
 	if (!uuid7_generate(&s->msg_id, &now))
 		goto fail;
 	uuid7_format(&s->msg_id, s->msg_sid);
-	/* the persona's queue id: in the 250 and in a relayed copy's header */
-	persona_queue_id(smtp_persona(), now.tv_sec, s->msg_qid,
-	                 sizeof(s->msg_qid));
-	if (!s->msg_qid[0])
+	/* the queue id: in the 250 and in a relayed copy's header */
+	if (strcmp(g_daemon.cfg.queue_id, "message") == 0)
 		snprintf(s->msg_qid, sizeof(s->msg_qid), "%s", s->msg_sid);
+	else
+		persona_queue_id(smtp_persona(), now.tv_sec, s->msg_qid,
+		                 sizeof(s->msg_qid));
 	memset(&m, 0, sizeof(m));
 	m.id = s->msg_id;
 	m.received_at = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
