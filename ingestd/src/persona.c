@@ -152,7 +152,8 @@ static const struct persona exim = {
             [PERSONA_NO_STORAGE] = "452 Space shortage, please try later",
             [PERSONA_QUEUE_ERROR] = "451 Temporary local problem - please try "
                                     "later",
-            [PERSONA_TOO_MANY_ERRORS] = "421 %h: Too many syntax or protocol "
+            /* Exim closes after this line, with the last error's code */
+            [PERSONA_TOO_MANY_ERRORS] = "500 Too many syntax or protocol "
                                         "errors",
             [PERSONA_TIMEOUT] = "421 %h: SMTP command timeout - closing "
                                 "connection",
@@ -174,7 +175,8 @@ static const struct persona exim = {
             [PERSONA_AUTH_USER] = "334 VXNlcm5hbWU6",
             [PERSONA_AUTH_PASS] = "334 UGFzc3dvcmQ6",
             [PERSONA_AUTH_OK] = "235 Authentication succeeded",
-            [PERSONA_AUTH_BAD_MECH] = "504 %a mechanism not supported",
+            [PERSONA_AUTH_BAD_MECH] = "504 %a authentication mechanism not "
+                                      "supported",
             [PERSONA_AUTH_DECODE] = "501 Invalid base64 data",
             [PERSONA_AUTH_ABORTED] = "501 Authentication cancelled",
             [PERSONA_BDAT_OK] = "250 %a byte chunk received",
