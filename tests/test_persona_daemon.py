@@ -334,3 +334,32 @@ def test_shutdown_reply(pg, tmp_path):
     assert d.stop() == 0
     expect(t, "shutdown", c.reply()[1])
     c.close()
+
+
+def test_switched_off_auth_and_tls_and_bdat(pg, tmp_path):
+    """auth = off and starttls = off: neither is advertised and both are
+    refused in the persona's words; a BDAT chunk is acknowledged in them."""
+    t = transcript("exchange")
+    d = Ingestd(pg, tmp_path / "ex", "persona_exchange_off", persona="exchange",
+                auth="off", starttls="off", queue_id="persona")
+    d.start()
+    try:
+        c = Client(d.port)
+        c.reply()
+        ehlo = c.cmd(f"EHLO {HELO}")[1]
+        for kw in ("AUTH", "STARTTLS", "X-ANONYMOUSTLS"):
+            assert f"250-{kw}" not in ehlo, kw
+        assert "250-CHUNKING" in ehlo
+        expect(t, "authdisabled", c.cmd("AUTH LOGIN")[1])
+        expect(t, "notimpl", c.cmd("STARTTLS")[1])
+        c.cmd(f"MAIL FROM:<{ADDR}>")
+        c.cmd(f"RCPT TO:<{ADDR}>")
+        c.send(b"BDAT 4096\r\n" + b"Subject: chunk\r\n\r\n".ljust(4094, b"x")
+               + b"\r\n")
+        expect(t, "bdatok", c.reply()[1])
+        code, text = c.cmd("BDAT 0 LAST")
+        assert re.fullmatch(QUEUED["exchange"], text), text
+        c.cmd("QUIT")
+        c.close()
+    finally:
+        assert d.stop() == 0
