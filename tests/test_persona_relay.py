@@ -37,8 +37,8 @@ PERSONAS = {
                  r"\tby {host} \(8\.17\.1\.9/8\.17\.1\.9\) with ESMTP id {qid}\r\n"
                  r"\tfor <box@probe\.test>; {date}\r\n"),
     "exchange": (r"InternalId=(\d+),",
-                 r"Received: from {helo} \(127\.0\.0\.1\) by {host} with "
-                 r"Microsoft SMTP Server\r\n"
+                 r"Received: from {helo} \(127\.0\.0\.1\) by {host}\r\n"
+                 r" \(127\.0\.0\.1\) with Microsoft SMTP Server\r\n"
                  r" id 15\.2\.1258\.28 via Frontend Transport; {date}\r\n"),
 }
 DATE = {"postfix": r"[A-Z][a-z]{2}, [ 1-3]\d [A-Z][a-z]{2} \d{4} [\d:]{8} \+0000",

@@ -323,9 +323,9 @@ static const struct persona exchange = {
             [PERSONA_TOO_BIG] = "552 5.3.4 Message size exceeds fixed maximum "
                                 "message size",
             [PERSONA_STARTTLS] = "220 2.0.0 SMTP server ready",
-            [PERSONA_RECEIVED] =
-                "Received: from %c (%i) by %h with Microsoft SMTP Server%t\n"
-                " id 15.2.1258.28 via Frontend Transport; %d",
+            [PERSONA_RECEIVED] = "Received: from %c (%i) by %h\n"
+                                 " (%L) with Microsoft SMTP Server%t\n"
+                                 " id 15.2.1258.28 via Frontend Transport; %d",
             [PERSONA_SYNTAX_HELO] = "501 5.5.4 Invalid domain name",
             [PERSONA_SYNTAX_MAIL] = "501 5.1.7 Invalid address",
             [PERSONA_SYNTAX_RCPT] = "501 5.1.3 Invalid address",
@@ -576,6 +576,9 @@ expand(const struct persona *p, const char *t, const struct persona_vars *v,
 				break;
 			case 'b':
 				s = v->banner;
+				break;
+			case 'L':
+				s = v->local_ip;
 				break;
 			case 'd':
 			case 'D':

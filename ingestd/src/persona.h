@@ -9,7 +9,8 @@
  * delays (banner, replies, queue write).  Templates expand:
  *
  *   %h  our host name            %c  the client's HELO/EHLO argument
- *   %i  the client's IP address  %a  the command's argument (address,
+ *   %i  the client's IP address  %L  our address the client reached
+ *                                %a  the command's argument (address,
  *                                    verb, byte count: see the reply)
  *   %q  a queue id (persona_queue_id())
  *   %m  the message's Message-ID (without <>), or a made-up one
@@ -143,10 +144,11 @@ struct persona_vars
 {
 	const char *host, *client_helo, *client_ip, *arg, *queue_id, *message_id;
 	const char *mail_from, *rcpt;
-	const char *banner; /* %b */
-	const char *tls;    /* "TLSv1.3 TLS_AES_256_GCM_SHA384", NULL: none */
-	bool esmtp, auth;   /* for %p */
-	size_t n_rcpt;      /* for %F */
+	const char *banner;   /* %b */
+	const char *local_ip; /* %L */
+	const char *tls;      /* "TLSv1.3 TLS_AES_256_GCM_SHA384", NULL: none */
+	bool esmtp, auth;     /* for %p */
+	size_t n_rcpt;        /* for %F */
 	time_t now;
 	size_t max_size; /* for "SIZE %s" */
 };

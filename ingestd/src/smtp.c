@@ -12,6 +12,7 @@
  */
 #include "smtp.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -1015,6 +1016,26 @@ smtp_spooled(void *arg, bool ok)
 	session_enter_state(s, SESSION_STATE_READY);
 }
 
+/* Our address this session's client connected to ("" if unknown). */
+static const char *
+smtp_local_ip(struct session *s, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+
+	out[0] = '\0';
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return out;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
+		          (socklen_t)outlen);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+		          (socklen_t)outlen);
+	return out;
+}
+
 /*
  * The Received header the persona would add (CRLF line ends, folded as
  * the MTA folds it), for copies relayed to the next hop; NULL if it does
@@ -1024,11 +1045,12 @@ static const char *
 smtp_received_header(struct session *s, char *out, size_t outlen)
 {
 	struct persona_vars v;
-	char helo[256], argbuf[256], text[1536];
+	char helo[256], argbuf[256], text[1536], local[64];
 	size_t n, o = 0;
 
 	smtp_persona_vars(s, &v, NULL, helo, argbuf, sizeof(helo));
 	v.queue_id = s->msg_qid;
+	v.local_ip = smtp_local_ip(s, local, sizeof(local));
 	n = persona_format(smtp_persona(), PERSONA_RECEIVED, &v, text,
 	                   sizeof(text));
 	if (n == 0)

@@ -197,6 +197,7 @@ check_persona(const struct persona *p)
 	    .mail_from = "a@spam.test",
 	    .rcpt = "b@probe.test",
 	    .banner = "ESMTP Postfix (Debian/GNU)",
+	    .local_ip = "198.51.100.25",
 	    .esmtp = true,
 	    .n_rcpt = 1,
 	    .now = 1772446272, /* 2026-03-02: a one-digit day tells %d from %D */
