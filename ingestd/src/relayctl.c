@@ -742,6 +742,7 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	struct probe_verdict v;
 	struct held *h;
 	bool ok = true;
+	size_t hlen;
 
 	if (!judge_and_charge(c, m, local_ip, &v))
 	{
@@ -764,14 +765,20 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
 		h->rcpt[i] = dup_or_null(m->rcpt_to[i], &ok);
 	h->m.rcpt_to = (const char *const *)h->rcpt;
-	h->raw = malloc(m->raw_len ? m->raw_len : 1);
+	/* the copy for the next hop starts with the persona's Received
+	   header (the stored message stays as the client sent it) */
+	hlen = m->relay_header ? strlen(m->relay_header) : 0;
+	h->raw = malloc(hlen + m->raw_len + 1);
 	if (!ok || h->raw == NULL)
 	{
 		held_free(h);
 		goto oom;
 	}
-	memcpy(h->raw, m->raw, m->raw_len);
+	memcpy(h->raw, m->relay_header ? m->relay_header : "", hlen);
+	memcpy(h->raw + hlen, m->raw, m->raw_len);
 	h->m.raw = h->raw;
+	h->m.raw_len = hlen + m->raw_len;
+	h->m.relay_header = NULL;
 	h->next = c->held;
 	c->held = h;
 	/* the SENDING rows go into the spool with the message */
