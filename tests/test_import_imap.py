@@ -222,6 +222,7 @@ def test_no_password(pg, sink_db, server, tmp_path):
     out = run_import(dsn, f"imap://alice:{PASSWORD}@127.0.0.1:{server.port}/")
     assert out.returncode == 1
     assert "password" in out.stderr and "not accepted" in out.stderr
+    assert PASSWORD not in out.stderr  # not even echoed back
 
     # --password-file: the first line
     pw = tmp_path / "pw"

@@ -827,7 +827,11 @@ imap_import_url(const char *url, const struct imap_options *o,
 	c.cb = cb;
 	if (!imapurl_parse(url, &c.url, err, sizeof(err)))
 	{
-		fprintf(stderr, "ingestd import: %s: %s\n", url, err);
+		/* the URL up to its user info only: it may hold a password */
+		const char *auth = strstr(url, "//");
+
+		fprintf(stderr, "ingestd import: %.*s...: %s\n",
+		        auth ? (int)(auth + 2 - url) : 0, url, err);
 		return IMAP_RESULT_FAILED;
 	}
 	snprintf(c.where, sizeof(c.where), "%s://%s@%s%s%s:%u",
