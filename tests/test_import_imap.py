@@ -240,6 +240,17 @@ def test_unreachable_and_missing_folder(pg, sink_db, server):
     assert out.returncode == 1
     assert "cannot connect" in out.stderr
 
+    # the wrong port: imaps to the plain port, imap to the TLS port (the
+    # server waits for a TLS hello, the client for a greeting: a timeout)
+    out = run_import(dsn, "--no-tls-verify",
+                     f"imaps://alice@127.0.0.1:{server.port}/")
+    assert out.returncode == 1
+    assert "TLS handshake failed" in out.stderr
+    out = run_import(dsn, "--imap-timeout", "2",
+                     f"imap://alice@127.0.0.1:{server.tls_port}/")
+    assert out.returncode == 1
+    assert "timed out" in out.stderr
+
     out = run_import(dsn, "--no-tls-verify", url(server, "Nope"))
     assert out.returncode == 1
     assert 'no such folder "Nope"' in out.stderr

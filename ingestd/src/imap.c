@@ -516,10 +516,13 @@ att_items(const struct mailimap_msg_att *att, uint32_t *uid, uint32_t *size,
 	}
 }
 
-/* UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE), sorted by UID. */
+/*
+ * UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE), sorted by UID.  False on
+ * failure, with *lost set when the connection went with it.
+ */
 static bool
 fetch_plan(struct conn *c, const struct folder *f, struct meta **out,
-           size_t *n_out)
+           size_t *n_out, bool *lost)
 {
 	struct mailimap_set *set = mailimap_set_new_interval(1, 0);
 	struct mailimap_fetch_type *ft =
@@ -547,6 +550,7 @@ fetch_plan(struct conn *c, const struct folder *f, struct meta **out,
 		        "ingestd import: %s: folder \"%s\": UID FETCH failed: %s\n",
 		        c->where, f->name,
 		        is_stream_error(r) ? etpan_error(r) : server_text(c));
+		*lost = is_stream_error(r) || r == MAILIMAP_ERROR_MEMORY;
 		return false;
 	}
 	m = calloc((size_t)clist_count(res) + 1, sizeof(*m));
@@ -570,6 +574,7 @@ fetch_plan(struct conn *c, const struct folder *f, struct meta **out,
 	if (!m)
 	{
 		fail(c, "%s", "out of memory");
+		*lost = true;
 		return false;
 	}
 	qsort(m, n, sizeof(*m), cmp_meta);
@@ -759,6 +764,7 @@ import_folder(struct conn *c, const struct folder *f, bool *stop)
 	size_t n = 0;
 	uint32_t uidvalidity;
 	uint64_t total = 0;
+	bool lost = false;
 	const char *label = imapurl_folder_label(
 	    f->name, f->special, c->o->labels, c->o->n_labels, c->o->default_label);
 	int r = mailimap_examine(c->imap, f->raw);
@@ -781,10 +787,10 @@ import_folder(struct conn *c, const struct folder *f, bool *stop)
 		c->cb->folder_begin(c->cb->arg, f->name, 0, 0);
 		return true;
 	}
-	if (!fetch_plan(c, f, &m, &n))
+	if (!fetch_plan(c, f, &m, &n, &lost))
 	{
 		c->failed = true;
-		return false;
+		return !lost; /* a refused folder: go on with the next one */
 	}
 	for (size_t i = 0; i < n; i++)
 		total += m[i].size;
