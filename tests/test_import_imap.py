@@ -202,6 +202,17 @@ def test_named_folders_and_labels(pg, sink_db, server):
     assert got == [("INBOX", None, 10), ("Sent", "sent", 3)]
 
 
+def test_skip_folder(pg, sink_db, server):
+    out = run_import(pg.dsn(sink_db.info.dbname), "--no-tls-verify",
+                     "--skip-folder", "Junk", "--skip-folder", "inbox",
+                     "--skip-folder", "Entw&APw-rfe", url(server))
+    assert out.returncode == 0, out.stderr
+    got = sink_db.execute(
+        "SELECT folder, count(*) FROM spamlab.message GROUP BY 1").fetchall()
+    assert got == [("Sent", 3)]
+    assert summary(out.stderr)["folders"] == "2"  # Sent and the empty Trash
+
+
 def test_wrong_password(pg, sink_db, server):
     out = run_import(pg.dsn(sink_db.info.dbname), "--no-tls-verify",
                      url(server), password="Wr0ngPassw0rd")

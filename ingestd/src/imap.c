@@ -879,9 +879,15 @@ imap_import_url(const char *url, const struct imap_options *o,
 	}
 	else
 		for (size_t i = 0; i < n_folders; i++)
+		{
 			want[i] = !(folders[i].special &
 			            (IMAP_SPECIAL_NOSELECT | IMAP_SPECIAL_ALL |
 			             IMAP_SPECIAL_FLAGGED));
+			for (size_t k = 0; k < o->n_skip; k++)
+				if (imapurl_folder_eq(folders[i].name, o->skip[k]) ||
+				    imapurl_folder_eq(folders[i].raw, o->skip[k]))
+					want[i] = false;
+		}
 	for (size_t i = 0; i < n_folders; i++)
 		if (want[i] && !import_folder(&c, &folders[i], &stop))
 			break;

@@ -26,6 +26,8 @@ struct imap_options
 	const char *password_env;  /* variable name (INGESTD_IMAP_PASSWORD) */
 	char *const *folders;      /* --folder, in addition to the URL's */
 	size_t n_folders;
+	char *const *skip; /* --skip-folder: left out when reading all */
+	size_t n_skip;
 	const struct imap_folder_label *labels; /* --folder-label */
 	size_t n_labels;
 	const char *default_label; /* --label, or NULL */

@@ -94,7 +94,8 @@ usage(FILE *f)
 	      "                      [--db CONNINFO] [--mbox-variant rd|o|raw]\n"
 	      "                      [--batch-rows N] [--no-progress] PATH|URL...\n"
 	      "IMAP (URL = imap[s]://USER@HOST[:PORT][/FOLDER]):\n"
-	      "  [--folder NAME]... [--folder-label FOLDER=spam|ham|sent]...\n"
+	      "  [--folder NAME]... [--skip-folder NAME]...\n"
+	      "  [--folder-label FOLDER=spam|ham|sent]...\n"
 	      "  [--password-file FILE | env INGESTD_IMAP_PASSWORD]\n"
 	      "  [--password-env VAR] [--require-tls] [--tls-ca FILE]\n"
 	      "  [--no-tls-verify] [--imap-timeout SECONDS]\n"
@@ -648,6 +649,7 @@ import_main(int argc, char **argv)
 	    {"batch-rows", required_argument, NULL, 'b'},
 	    {"no-progress", no_argument, NULL, 'P'},
 	    {"folder", required_argument, NULL, 'f'},
+	    {"skip-folder", required_argument, NULL, 'S'},
 	    {"folder-label", required_argument, NULL, 'F'},
 	    {"password-file", required_argument, NULL, 'p'},
 	    {"password-env", required_argument, NULL, 'e'},
@@ -667,8 +669,8 @@ import_main(int argc, char **argv)
 	struct imap_callbacks icb = {NULL, imap_folder_begin, imap_message,
 	                             imap_message_failed};
 	struct imap_folder_label *labels = NULL;
-	size_t n_labels = 0, n_folders = 0;
-	char **folders = NULL;
+	size_t n_labels = 0, n_folders = 0, n_skip = 0;
+	char **folders = NULL, **skip = NULL;
 	bool no_progress = false, ok = true, imap_failed = false;
 	double el;
 	int c, rc = 0;
@@ -745,6 +747,19 @@ import_main(int argc, char **argv)
 				folders[n_folders++] = optarg;
 				break;
 			}
+			case 'S':
+			{
+				char **p = realloc(skip, (n_skip + 1) * sizeof(*p));
+
+				if (!p)
+				{
+					rc = 1;
+					goto out;
+				}
+				skip = p;
+				skip[n_skip++] = optarg;
+				break;
+			}
 			case 'F':
 				if (!add_folder_label(&labels, &n_labels, optarg))
 				{
@@ -799,6 +814,8 @@ import_main(int argc, char **argv)
 	}
 	io.folders = folders;
 	io.n_folders = n_folders;
+	io.skip = skip;
+	io.n_skip = n_skip;
 	io.labels = labels;
 	io.n_labels = n_labels;
 	io.default_label = im.label;
@@ -874,6 +891,7 @@ out:
 	}
 	free(im.entries);
 	free(folders);
+	free(skip);
 	for (size_t i = 0; i < n_labels; i++)
 		free(labels[i].folder);
 	free(labels);
