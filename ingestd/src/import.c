@@ -858,15 +858,16 @@ import_main(int argc, char **argv)
 	pgsink_get_stats(im.sink, &st);
 	el = (double)(now_us() - im.started_us) / 1e6;
 	fprintf(stderr,
-	        "import: files=%llu folders=%llu messages=%llu bytes=%llu "
-	        "imported=%llu duplicates=%llu not_mail=%llu rejected=%llu "
-	        "errors=%llu elapsed=%.2fs rate=%.0f msg/s\n",
-	        (unsigned long long)im.files, (unsigned long long)im.folders,
-	        (unsigned long long)im.messages, (unsigned long long)im.bytes,
+	        "import: files=%llu messages=%llu bytes=%llu imported=%llu "
+	        "duplicates=%llu not_mail=%llu rejected=%llu errors=%llu "
+	        "folders=%llu elapsed=%.2fs rate=%.0f msg/s\n",
+	        (unsigned long long)im.files, (unsigned long long)im.messages,
+	        (unsigned long long)im.bytes,
 	        (unsigned long long)st.messages_inserted,
 	        (unsigned long long)(im.committed - st.messages_inserted),
 	        (unsigned long long)im.not_mail, (unsigned long long)im.rejected,
-	        (unsigned long long)(im.read_errors + im.add_errors), el,
+	        (unsigned long long)(im.read_errors + im.add_errors),
+	        (unsigned long long)im.folders, el,
 	        el > 0 ? (double)im.messages / el : 0.0);
 	if (!ok)
 	{
