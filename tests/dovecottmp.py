@@ -51,15 +51,15 @@ namespace inbox {{
   inbox = yes
   separator = /
   mailbox Junk {{
-    special_use = \\Junk
+    {su}special_use = \\Junk
     auto = create
   }}
   mailbox Sent {{
-    special_use = \\Sent
+    {su}special_use = \\Sent
     auto = create
   }}
   mailbox Trash {{
-    special_use = \\Trash
+    {su}special_use = \\Trash
     auto = create
   }}
 }}
@@ -94,10 +94,12 @@ def free_port():
 
 class Dovecot:
     """A running Dovecot; accounts maps user name -> password.  With
-    ssl=False it offers neither STARTTLS nor imaps (tls_port is None)."""
+    ssl=False it offers neither STARTTLS nor imaps (tls_port is None); with
+    special_use=False its folders carry no \\Junk, \\Sent, \\Trash flags."""
 
-    def __init__(self, accounts, ssl=True):
+    def __init__(self, accounts, ssl=True, special_use=True):
         self.ssl = ssl
+        self.special_use = special_use
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="spamlab-dovecot."))
         self.proc = None
         try:
@@ -138,6 +140,7 @@ class Dovecot:
                                capture_output=True, text=True).stdout.strip()
         (d / "dovecot.conf").write_text(CONF.format(
             dir=d, port=self.port, ssl=ssl, imaps=imaps, user=pw.pw_name,
+            su="" if self.special_use else "# ",
             group=group, uid=self.uid, gid=self.gid))
         os.chmod(d, 0o755)
         if os.geteuid() == 0:

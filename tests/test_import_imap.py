@@ -147,6 +147,8 @@ def test_import_all_folders(pg, sink_db, server):
     s = summary(out.stderr)
     assert (s["folders"], s["messages"], s["imported"], s["errors"]) == \
         ("5", str(total), str(total), "0")  # Trash is empty
+    assert 'folder="Junk" label=spam rule=special-use messages=12' in out.stderr
+    assert 'folder="INBOX" label=ham rule=default messages=10' in out.stderr
     got = rows(sink_db)
     assert len(got) == total
     want = {}
@@ -290,21 +292,33 @@ def test_tls_verification(pg, sink_db, server):
     assert len(rows(sink_db)) == 3
 
 
-def test_require_tls(pg, sink_db):
-    plain = Dovecot({"alice": PASSWORD}, ssl=False)
+def test_plain_server_without_special_use(pg, sink_db):
+    """A server with neither TLS nor special-use flags: --require-tls
+    refuses it; without, the import goes on in clear text with a warning,
+    and well-known folder names give the labels."""
+    plain = Dovecot({"alice": PASSWORD}, ssl=False, special_use=False)
     try:
         m = login(plain)
-        m.append("INBOX", None, None, b"From: a@example.org\r\nSubject: t\r\n"
-                 b"\r\nbody\r\n")
+        for folder in ("INBOX", "Spam", "Sent Items", "Junk"):
+            if folder not in ("INBOX", "Junk"):
+                m.create(f'"{folder}"')
+            m.append(f'"{folder}"', None, None,
+                     b"From: a@example.org\r\nSubject: " + folder.encode()
+                     + b"\r\n\r\nbody\r\n")
         m.logout()
         dsn = pg.dsn(sink_db.info.dbname)
         out = run_import(dsn, "--require-tls", url(plain))
         assert out.returncode == 1
         assert "no STARTTLS" in out.stderr
-        out = run_import(dsn, url(plain))
+        out = run_import(dsn, "--label", "ham", url(plain))
         assert out.returncode == 0, out.stderr
         assert "event=no_tls" in out.stderr
-        assert summary(out.stderr)["imported"] == "1"
+        assert summary(out.stderr)["imported"] == "4"
+        assert 'folder="Sent Items" label=sent rule=name' in out.stderr
+        got = sink_db.execute(
+            "SELECT folder, label FROM spamlab.message ORDER BY 1").fetchall()
+        assert got == [("INBOX", "ham"), ("Junk", "spam"), ("Sent Items", "sent"),
+                       ("Spam", "spam")]
     finally:
         plain.stop()
 

@@ -55,7 +55,8 @@ struct conn
 	struct imap_url url;
 	char where[IMAPURL_USER_MAX + IMAPURL_HOST_MAX + 32]; /* for messages */
 	bool tls;
-	bool failed; /* a folder failed; the URL's result is FAILED */
+	bool by_name; /* no folder has a special-use flag: labels by name */
+	bool failed;  /* a folder failed; the URL's result is FAILED */
 	int reconnects;
 };
 
@@ -756,6 +757,23 @@ fetch_bodies(struct conn *c, const struct folder *f, uint32_t uidvalidity,
 	return true;
 }
 
+/* One line per folder: what it holds and which label rule applied. */
+static void
+log_folder(const struct conn *c, const struct folder *f, const char *label,
+           enum imap_label_rule rule, size_t n, uint64_t bytes,
+           uint32_t uidvalidity)
+{
+	static const char *const rules[] = {"folder-label", "special-use", "name",
+	                                    "default"};
+
+	fprintf(stderr,
+	        "ingestd: level=info component=import event=imap_folder "
+	        "server=\"%s\" folder=\"%s\" label=%s rule=%s messages=%zu "
+	        "bytes=%llu uidvalidity=%u\n",
+	        c->where, f->name, label ? label : "NULL", rules[rule], n,
+	        (unsigned long long)bytes, uidvalidity);
+}
+
 /* One folder: EXAMINE, plan, bodies in batches. */
 static bool
 import_folder(struct conn *c, const struct folder *f, bool *stop)
@@ -765,8 +783,10 @@ import_folder(struct conn *c, const struct folder *f, bool *stop)
 	uint32_t uidvalidity;
 	uint64_t total = 0;
 	bool lost = false;
-	const char *label = imapurl_folder_label(
-	    f->name, f->special, c->o->labels, c->o->n_labels, c->o->default_label);
+	enum imap_label_rule rule;
+	const char *label =
+	    imapurl_folder_label(f->name, f->special, c->o->labels, c->o->n_labels,
+	                         c->by_name, c->o->default_label, &rule);
 	int r = mailimap_examine(c->imap, f->raw);
 
 	if (!is_ok(r))
@@ -784,6 +804,7 @@ import_folder(struct conn *c, const struct folder *f, bool *stop)
 	    c->imap->imap_selection_info->sel_has_exists &&
 	    c->imap->imap_selection_info->sel_exists == 0)
 	{
+		log_folder(c, f, label, rule, 0, 0, uidvalidity);
 		c->cb->folder_begin(c->cb->arg, f->name, 0, 0);
 		return true;
 	}
@@ -794,6 +815,7 @@ import_folder(struct conn *c, const struct folder *f, bool *stop)
 	}
 	for (size_t i = 0; i < n; i++)
 		total += m[i].size;
+	log_folder(c, f, label, rule, n, total, uidvalidity);
 	c->cb->folder_begin(c->cb->arg, f->name, (uint32_t)n, total);
 	for (size_t lo = 0; lo < n;)
 	{
@@ -849,6 +871,11 @@ imap_import_url(const char *url, const struct imap_options *o,
 	want = calloc(n_folders + 1, sizeof(*want));
 	if (!want)
 		goto out;
+	c.by_name = true;
+	for (size_t i = 0; i < n_folders; i++)
+		if (folders[i].special &
+		    (IMAP_SPECIAL_JUNK | IMAP_SPECIAL_SENT | IMAP_SPECIAL_ALL))
+			c.by_name = false;
 	if (c.url.folder[0] || o->n_folders)
 	{
 		size_t n_named = o->n_folders + (c.url.folder[0] ? 1 : 0);

@@ -408,17 +408,57 @@ imapurl_folder_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Names mail programs give these folders when the server marks none. */
+static const struct
+{
+	const char *name;
+	const char *label;
+} well_known[] = {
+    {"Junk", "spam"},
+    {"Spam", "spam"},
+    {"Junk E-mail", "spam"},
+    {"Junk Mail", "spam"},
+    {"Bulk Mail", "spam"},
+    {"Sent", "sent"},
+    {"Sent Items", "sent"},
+    {"Sent Messages", "sent"},
+    {"Sent Mail", "sent"},
+    {"[Gmail]/Spam", "spam"},
+    {"[Gmail]/Sent Mail", "sent"},
+};
+
 const char *
 imapurl_folder_label(const char *folder, int special,
                      const struct imap_folder_label *map, size_t n,
-                     const char *fallback)
+                     bool by_name, const char *fallback,
+                     enum imap_label_rule *rule)
 {
+	enum imap_label_rule dummy;
+
+	if (!rule)
+		rule = &dummy;
+	*rule = IMAP_LABEL_MAP;
 	for (size_t i = 0; i < n; i++)
 		if (imapurl_folder_eq(map[i].folder, folder))
 			return map[i].label;
+	*rule = IMAP_LABEL_SPECIAL_USE;
 	if (special & IMAP_SPECIAL_JUNK)
 		return "spam";
 	if (special & IMAP_SPECIAL_SENT)
 		return "sent";
+	if (by_name)
+	{
+		const char *last = strrchr(folder, '/'), *dot = strrchr(folder, '.');
+
+		/* the last level under '/' or '.' separators (INBOX.Sent) */
+		if (!last || (dot && dot > last))
+			last = dot;
+		*rule = IMAP_LABEL_NAME;
+		for (size_t i = 0; i < sizeof(well_known) / sizeof(well_known[0]); i++)
+			if (strcasecmp(folder, well_known[i].name) == 0 ||
+			    (last && strcasecmp(last + 1, well_known[i].name) == 0))
+				return well_known[i].label;
+	}
+	*rule = IMAP_LABEL_FALLBACK;
 	return fallback;
 }

@@ -71,14 +71,27 @@ struct imap_folder_label
 	const char *label; /* "spam", "ham" or "sent" */
 };
 
+/* Which rule gave a folder its label (for the log). */
+enum imap_label_rule
+{
+	IMAP_LABEL_MAP,         /* --folder-label */
+	IMAP_LABEL_SPECIAL_USE, /* \Junk, \Sent */
+	IMAP_LABEL_NAME,        /* a well-known name, server without flags */
+	IMAP_LABEL_FALLBACK,    /* --label or none */
+};
+
 /*
  * The label a folder's messages get: an explicit --folder-label (folder
  * names compare exactly, INBOX case-insensitively), else \Junk -> spam and
- * \Sent -> sent, else fallback (--label, may be NULL).
+ * \Sent -> sent, else, when by_name (the server marks no folder with a
+ * special use), well-known names ("Junk", "Spam", "Junk E-mail", "Sent",
+ * "Sent Items", ..., case-insensitive, also as the last level of a path),
+ * else fallback (--label, may be NULL).  *rule says which; may be NULL.
  */
 const char *imapurl_folder_label(const char *folder, int special,
                                  const struct imap_folder_label *map, size_t n,
-                                 const char *fallback);
+                                 bool by_name, const char *fallback,
+                                 enum imap_label_rule *rule);
 
 /* Folder names equal under IMAP's rules (INBOX is case-insensitive). */
 bool imapurl_folder_eq(const char *a, const char *b);

@@ -144,18 +144,48 @@ test_labels(void)
 	CHECK(imapurl_special_flag("\\NoSelect") == IMAP_SPECIAL_NOSELECT);
 	CHECK(imapurl_special_flag("\\All") == IMAP_SPECIAL_ALL);
 	CHECK(imapurl_special_flag("\\HasNoChildren") == 0);
-	/* explicit map first, INBOX case-insensitively */
-	CHECK(strcmp(imapurl_folder_label("Junk", IMAP_SPECIAL_JUNK, map, 2, NULL),
-	             "ham") == 0);
-	CHECK(strcmp(imapurl_folder_label("INBOX", 0, map, 2, "ham"), "spam") == 0);
-	/* special use next, then the fallback */
-	CHECK(strcmp(imapurl_folder_label("Spam", IMAP_SPECIAL_JUNK, map, 2, "ham"),
-	             "spam") == 0);
-	CHECK(strcmp(imapurl_folder_label("Gesendet", IMAP_SPECIAL_SENT, NULL, 0,
-	                                  "ham"),
-	             "sent") == 0);
-	CHECK(strcmp(imapurl_folder_label("junk", 0, map, 2, "ham"), "ham") == 0);
-	CHECK(imapurl_folder_label("Other", 0, NULL, 0, NULL) == NULL);
+	static const struct
+	{
+		const char *folder;
+		int special;
+		bool by_name;
+		const char *fallback;
+		const char *want;
+		enum imap_label_rule rule;
+	} cases[] = {
+	    /* explicit map first, INBOX case-insensitively */
+	    {"Junk", IMAP_SPECIAL_JUNK, false, NULL, "ham", IMAP_LABEL_MAP},
+	    {"INBOX", 0, false, "ham", "spam", IMAP_LABEL_MAP},
+	    /* special use next */
+	    {"Spam", IMAP_SPECIAL_JUNK, false, "ham", "spam",
+	     IMAP_LABEL_SPECIAL_USE},
+	    {"Gesendet", IMAP_SPECIAL_SENT, false, "ham", "sent",
+	     IMAP_LABEL_SPECIAL_USE},
+	    /* names only when the server marks no folder */
+	    {"junk", 0, false, "ham", "ham", IMAP_LABEL_FALLBACK},
+	    {"junk", 0, true, "ham", "spam", IMAP_LABEL_NAME},
+	    {"Sent Items", 0, true, "ham", "sent", IMAP_LABEL_NAME},
+	    {"INBOX.Sent", 0, true, "ham", "sent", IMAP_LABEL_NAME},
+	    {"Archive/Junk E-mail", 0, true, NULL, "spam", IMAP_LABEL_NAME},
+	    {"[Gmail]/Spam", 0, true, NULL, "spam", IMAP_LABEL_NAME},
+	    {"Sentinel", 0, true, "ham", "ham", IMAP_LABEL_FALLBACK},
+	    {"Other", 0, true, NULL, NULL, IMAP_LABEL_FALLBACK},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		enum imap_label_rule rule;
+		const char *got =
+		    imapurl_folder_label(cases[i].folder, cases[i].special, map, 2,
+		                         cases[i].by_name, cases[i].fallback, &rule);
+
+		CHECK_MSG((got == NULL && cases[i].want == NULL) ||
+		              (got && cases[i].want && strcmp(got, cases[i].want) == 0),
+		          "%s: got %s", cases[i].folder, got ? got : "NULL");
+		CHECK_MSG(rule == cases[i].rule, "%s: rule %d", cases[i].folder,
+		          (int)rule);
+	}
+	CHECK(imapurl_folder_label("Other", 0, NULL, 0, false, NULL, NULL) == NULL);
 	CHECK(imapurl_folder_eq("INBOX", "Inbox"));
 	CHECK(!imapurl_folder_eq("Junk", "junk"));
 }
