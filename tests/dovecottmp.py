@@ -97,8 +97,12 @@ class Dovecot:
     ssl=False it offers neither STARTTLS nor imaps (tls_port is None); with
     special_use=False its folders carry no \\Junk, \\Sent, \\Trash flags."""
 
-    def __init__(self, accounts, ssl=True, special_use=True):
+    def __init__(self, accounts, ssl=True, special_use=True, cert=None,
+                 key=None):
+        """cert, key: PEM files to serve (a chain: leaf first) instead of
+        a fresh self-signed certificate for localhost."""
         self.ssl = ssl
+        self.cert, self.key = cert, key
         self.special_use = special_use
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="spamlab-dovecot."))
         self.proc = None
@@ -119,12 +123,16 @@ class Dovecot:
             (d / sub).mkdir()
         (d / "passwd").write_text(
             "".join(f"{u}:{{PLAIN}}{p}\n" for u, p in accounts.items()))
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-             "-days", "2", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost",
-             "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-            check=True, capture_output=True)
+        if self.cert:
+            shutil.copy(self.cert, d / "cert.pem")
+            shutil.copy(self.key, d / "key.pem")
+        else:
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                 "-days", "2", "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost",
+                 "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                check=True, capture_output=True)
         self.cafile = d / "cert.pem"
         self.port = free_port()
         self.tls_port = free_port() if self.ssl else None

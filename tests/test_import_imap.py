@@ -292,6 +292,50 @@ def test_tls_verification(pg, sink_db, server):
     assert len(rows(sink_db)) == 3
 
 
+def openssl(*args):
+    subprocess.run(["openssl", *map(str, args)], check=True,
+                   capture_output=True)
+
+
+def test_tls_chain(pg, sink_db, tmp_path):
+    """A server certificate issued by an intermediate CA, the server sending
+    leaf + intermediate: --tls-ca with the root verifies; so does the
+    intermediate alone (what --tls-ca names is trusted as given); another
+    root does not."""
+    t = tmp_path
+    for name in ("root", "other"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", f"/CN=Test {name}", "-keyout", t / f"{name}.key",
+                "-out", t / f"{name}.pem",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    (t / "ca.ext").write_text("basicConstraints=critical,CA:TRUE\n"
+                              "keyUsage=critical,keyCertSign,cRLSign\n")
+    (t / "leaf.ext").write_text("subjectAltName=DNS:localhost\n"
+                                "extendedKeyUsage=serverAuth\n")
+    for name, issuer, ext, cn in (("inter", "root", "ca.ext", "Test inter"),
+                                  ("leaf", "inter", "leaf.ext", "localhost")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                "-keyout", t / f"{name}.key", "-out", t / f"{name}.csr")
+        openssl("x509", "-req", "-in", t / f"{name}.csr", "-CA",
+                t / f"{issuer}.pem", "-CAkey", t / f"{issuer}.key",
+                "-CAcreateserial", "-days", "2", "-out", t / f"{name}.pem",
+                "-extfile", t / ext)
+    (t / "chain.pem").write_bytes((t / "leaf.pem").read_bytes()
+                                  + (t / "inter.pem").read_bytes())
+    d = Dovecot({"alice": PASSWORD}, cert=t / "chain.pem", key=t / "leaf.key")
+    try:
+        dsn = pg.dsn(sink_db.info.dbname)
+        for ca, ok in (("root", True), ("inter", True), ("other", False)):
+            out = run_import(dsn, "--tls-ca", t / f"{ca}.pem",
+                             url(d, "Sent", scheme="imaps", host="localhost"))
+            assert (out.returncode == 0) == ok, (ca, out.stderr)
+            if not ok:
+                assert "certificate verification failed" in out.stderr
+    finally:
+        d.stop()
+
+
 def test_plain_server_without_special_use(pg, sink_db):
     """A server with neither TLS nor special-use flags: --require-tls
     refuses it; without, the import goes on in clear text with a warning,

@@ -241,6 +241,9 @@ tls_verify(struct conn *c)
 	}
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
+	/* what --tls-ca names is trusted as given, intermediates too (curl) */
+	if (c->o->tls_ca)
+		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
 	if (strchr(c->url.host, ':') ||
 	    strspn(c->url.host, "0123456789.") == strlen(c->url.host))
 		X509_VERIFY_PARAM_set1_ip_asc(param, c->url.host);
