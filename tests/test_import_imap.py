@@ -247,6 +247,16 @@ def test_no_password(pg, sink_db, server, tmp_path):
     assert summary(out.stderr)["imported"] == "3"
 
 
+def test_postgres_unreachable(server):
+    """The sink gives up (after its ~6 s of retries) while the fetch thread
+    has delivered everything: a clear error, exit 1, no hang."""
+    out = run_import(f"host=127.0.0.1 port={free_port()} dbname=x user=x",
+                     "--no-tls-verify", url(server), timeout=120)
+    assert out.returncode == 1
+    assert "cannot store messages" in out.stderr
+    assert "run the same import again" in out.stderr
+
+
 def test_unreachable_and_missing_folder(pg, sink_db, server):
     dsn = pg.dsn(sink_db.info.dbname)
     out = run_import(dsn, f"imap://alice@127.0.0.1:{free_port()}/")

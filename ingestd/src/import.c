@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "imap.h"
+#include "imapfeed.h"
 #include "mbox.h"
 #include "pgsink.h"
 
@@ -846,7 +847,7 @@ import_main(int argc, char **argv)
 
 		if (!imapurl_is_url(argv[i]))
 			continue;
-		r = imap_import_url(argv[i], &io, &icb);
+		r = imapfeed_import_url(argv[i], &io, &icb, base);
 		if (r == IMAP_RESULT_CALLBACK)
 			ok = false;
 		else if (r == IMAP_RESULT_FAILED)
