@@ -22,7 +22,7 @@ import pytest
 from conftest import TOP, shared_path
 from dovecottmp import Dovecot, free_port
 from sinkdb import sink_db  # noqa: F401 (fixture)
-from test_import import looks_like_mail
+from test_import import looks_like_mail, pg_ctl
 
 INGESTD = TOP / "ingestd" / "ingestd"
 PASSWORD = "s3cret pass\"word"  # a space and a quote: LOGIN must quote it
@@ -90,7 +90,7 @@ def snapshot(server, user="alice", password=PASSWORD):
 def server():
     for v in FOLDERS.values():
         shared_path("mail", *v[2])  # skip early when the data is absent
-    d = Dovecot({"alice": PASSWORD, "bulk": PASSWORD})
+    d = Dovecot({"alice": PASSWORD, "bulk": PASSWORD, "crash": PASSWORD})
     try:
         m = login(d)
         m.create('"Entw&APw-rfe"')
@@ -255,6 +255,58 @@ def test_postgres_unreachable(server):
     assert out.returncode == 1
     assert "cannot store messages" in out.stderr
     assert "run the same import again" in out.stderr
+
+
+def test_postgres_stopped_mid_import(pg, sink_db, server):
+    """PostgreSQL stops while messages are still queued for the sink: exit
+    1 with the usual message, and the same import run again completes the
+    rows without duplicates.  Stops and restarts the session cluster, as
+    test_import.py does."""
+    dbname = sink_db.info.dbname
+    dsn = pg.dsn(dbname)
+    m = login(server, "crash")
+    for i in range(1000):
+        m.append("INBOX", None, None, b"From: gen@example.org\r\nSubject: "
+                 b"crash %d\r\n\r\n" % i + b"y" * 1000 + b"\r\n")
+    m.logout()
+    env = {**os.environ, "INGESTD_IMAP_PASSWORD": PASSWORD}
+    # one message per transaction: slow enough to stop the server midway
+    proc = subprocess.Popen(
+        [str(INGESTD), "import", "--db", dsn, "--batch-rows", "1",
+         "--no-tls-verify", url(server, "INBOX", user="crash")],
+        stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        with pg.connect(dbname=dbname) as c:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if c.execute("SELECT count(*) FROM spamlab.message"
+                             ).fetchone()[0] > 0:
+                    break
+                time.sleep(0.02)
+        pg_ctl(pg, "stop")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if not os.path.exists(f"{pg.dir}/data/postmaster.pid"):
+            pg_ctl(pg, "start")
+    assert proc.returncode == 1, err
+    assert "cannot store messages" in err
+    assert "run the same import again" in err
+    with pg.connect(dbname=dbname) as c:
+        partial = c.execute("SELECT count(*) FROM spamlab.message").fetchone()[0]
+    assert 0 < partial < 1000
+    out = run_import(dsn, "--no-tls-verify",
+                     url(server, "INBOX", user="crash"))
+    assert out.returncode == 0, out.stderr
+    s = summary(out.stderr)
+    assert (int(s["imported"]), int(s["duplicates"])) == (1000 - partial,
+                                                          partial)
+    with pg.connect(dbname=dbname) as c:
+        total, distinct = c.execute(
+            "SELECT count(*), count(DISTINCT id) FROM spamlab.message"
+        ).fetchone()
+    assert total == distinct == 1000
 
 
 def test_unreachable_and_missing_folder(pg, sink_db, server):
