@@ -30,7 +30,7 @@
 
 #define IMAP_PASSWORD_MAX 4096
 /* Reconnects per URL after the server dropped the connection mid-fetch. */
-#define IMAP_MAX_RECONNECTS 20
+#define IMAP_MAX_RECONNECTS 100
 
 struct folder
 {
