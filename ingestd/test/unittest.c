@@ -29,6 +29,7 @@ static const struct
     {"dnsmx", test_dnsmx},
     {"relayctl", test_relayctl},
     {"persona", test_persona},
+    {"imapurl", test_imapurl},
 };
 
 int
