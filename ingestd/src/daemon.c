@@ -681,6 +681,22 @@ daemon_main(int argc, char **argv)
 	if (!g_daemon.base || event_base_priority_init(g_daemon.base, 3) != 0)
 		fatal("cannot create the event loop");
 	feed_ev = event_new(g_daemon.base, -1, 0, feed_cb, NULL);
+	/*
+	 * Signals before the first listener: a client (or a test) that sees the
+	 * port open may send SIGHUP at once, and without a handler its default
+	 * action would kill the daemon.  The callbacks run only once the loop
+	 * dispatches, after everything below is set up.
+	 */
+	ev_term = evsignal_new(g_daemon.base, SIGTERM, sigterm_cb, NULL);
+	ev_int = evsignal_new(g_daemon.base, SIGINT, sigterm_cb, NULL);
+	ev_hup = evsignal_new(g_daemon.base, SIGHUP, sighup_cb, NULL);
+	janitor = event_new(g_daemon.base, -1, EV_PERSIST, janitor_cb, NULL);
+	tv.tv_sec = g_daemon.cfg.janitor_interval_ms / 1000;
+	tv.tv_usec = (g_daemon.cfg.janitor_interval_ms % 1000) * 1000;
+	if (!ev_term || !ev_int || !ev_hup || !janitor || !feed_ev ||
+	    event_add(ev_term, NULL) || event_add(ev_int, NULL) ||
+	    event_add(ev_hup, NULL) || event_add(janitor, &tv))
+		fatal("cannot set up signal handling");
 
 	if (!daemon_bind(g_daemon.cfg.listen, false, err, sizeof(err)))
 		fatal("%s", err);
@@ -720,17 +736,6 @@ daemon_main(int argc, char **argv)
 	spool_set_reader(g_daemon.spool, spool_readable, NULL);
 	if (!relay_hook_start(&g_daemon.cfg, err, sizeof(err))) /* issue 6 */
 		fatal("relay: %s", err);
-
-	ev_term = evsignal_new(g_daemon.base, SIGTERM, sigterm_cb, NULL);
-	ev_int = evsignal_new(g_daemon.base, SIGINT, sigterm_cb, NULL);
-	ev_hup = evsignal_new(g_daemon.base, SIGHUP, sighup_cb, NULL);
-	janitor = event_new(g_daemon.base, -1, EV_PERSIST, janitor_cb, NULL);
-	tv.tv_sec = g_daemon.cfg.janitor_interval_ms / 1000;
-	tv.tv_usec = (g_daemon.cfg.janitor_interval_ms % 1000) * 1000;
-	if (!ev_term || !ev_int || !ev_hup || !janitor || !feed_ev ||
-	    event_add(ev_term, NULL) || event_add(ev_int, NULL) ||
-	    event_add(ev_hup, NULL) || event_add(janitor, &tv))
-		fatal("cannot set up signal handling");
 
 	/* replay: whatever the last run left in the spool goes first */
 	sink_feed();
