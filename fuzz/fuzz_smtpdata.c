@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out1);
 	free(out2);
 
-	for (uint32_t type = SPOOL_REC_MESSAGE; type <= SPOOL_REC_SESSION; type++)
+	for (uint32_t type = SPOOL_REC_MESSAGE; type <= SPOOL_REC_RELAY; type++)
 	{
 		if (!spoolrec_decode(data, size, type, &rec))
 			continue;
@@ -51,6 +51,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < rec.ses.n_commands; i++)
 			if (rec.ses.commands[i].text_len > size)
 				abort();
+		if (type == SPOOL_REC_RELAY &&
+		    (strlen(rec.relay.rule) >= size ||
+		     strlen(rec.relay.decision) >= size ||
+		     rec.relay.status > RELAY_STATUS_INTERRUPTED))
+			abort();
 		spoolrec_free(&rec);
 	}
 	return 0;

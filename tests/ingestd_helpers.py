@@ -46,6 +46,12 @@ class Ingestd:
             "pg_dsn": pg.dsn(user="spamlab_ingest"),
             "janitor_interval_ms": "100",
             "drain_timeout": "5",
+            # the persona's delays cost wall-clock time in every session;
+            # tests that measure them switch them on
+            "persona_delay": "off",
+            # 250 replies name the row (queued_id()); production shows the
+            # persona's own queue-id format
+            "queue_id": "message",
         }
         self.settings.update({k: str(v) for k, v in settings.items()})
         self.proc = None

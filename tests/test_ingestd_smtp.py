@@ -263,7 +263,7 @@ def test_replies_like_a_real_mta(daemon):
     assert c.cmd("DATA")[0] == 503                     # before RCPT
     assert c.cmd("VRFY root")[0] == 252
     assert c.cmd("EXPN staff")[0] == 502
-    assert c.cmd("HELP")[0] == 214
+    assert c.cmd("HELP")[0] == 502  # Postfix has no HELP
     assert c.cmd("NOOP")[0] == 250
     assert c.cmd("FOO bar")[0] == 502
     assert c.cmd("MAIL FROM:<a@b> FOO=1")[0] == 555

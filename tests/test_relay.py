@@ -211,6 +211,31 @@ def test_silent_server_times_out(msg):
         assert time.monotonic() - t0 < 10
 
 
+class SilentAfterData(Sink):
+    """Takes the message, then never answers the final dot."""
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              envelope.original_content or envelope.content))
+        await asyncio.sleep(30)
+        return "250 2.0.0 too late"
+
+
+def test_no_retry_after_message_data(msg, server):
+    """A timeout after the message went out is final: the server may have
+    it, and a probe must never be delivered twice."""
+    sink = SilentAfterData()
+    port = server(sink, tls=False)
+    rc, out, _ = relay_send(msg, "--smarthost", f"127.0.0.1:{port}",
+                            "--attempts", "3", "--backoff-ms", "50",
+                            "--timeout-ms", "700", "--from", "a@spam.test",
+                            "--to", "b@probe.test")
+    assert rc == 1
+    assert "permanent=yes" in out and "attempts=1" in out, out
+    assert "timeout after the message data; not retried" in out
+    assert len(sink.messages) == 1
+
+
 def test_bad_arguments_refused(msg):
     rc, _, err = relay_send(msg, "--smarthost", "127.0.0.1:1", "--from",
                             "a@b.test", "--to", "nodomain")
@@ -332,7 +357,7 @@ def test_decision_record_loads_into_postgres(pg, server, msg, tmp_path):
     assert rc == 1, out
     cols = ("message_id, received_at, decided_at, sensor, peer_ip, rule,"
             " decision, cap, target, rcpt_to, attempts, final_code,"
-            " final_reply, tls, delivered_at")
+            " final_reply, tls, delivered_at, status")
     with pg.connect() as c:
         c.execute("TRUNCATE spamlab.relay_decision")
     subprocess.run(

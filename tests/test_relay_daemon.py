@@ -22,7 +22,7 @@ from test_relay import Sink, free_port, start_server
 INGESTD = os.environ.get("SPAMLAB_INGESTD", str(TOP / "ingestd" / "ingestd"))
 COLS = ("message_id, received_at, decided_at, sensor, peer_ip, rule,"
         " decision, cap, target, rcpt_to, attempts, final_code,"
-        " final_reply, tls, delivered_at")
+        " final_reply, tls, delivered_at, status")
 
 
 def wait_port(port, proc, timeout=15):
@@ -80,6 +80,7 @@ def daemon(pg, tmp_path):
             INGESTD, f"--listen=127.0.0.1:{port}",
             f"--metrics_listen=127.0.0.1:{mport}", f"--spool_dir={spool}",
             f"--pg_dsn={pg.dsn(user='spamlab_ingest')}", "--starttls=off",
+            "--persona_delay=off",
             "--relay.enabled=on", f"--relay.smarthost=127.0.0.1:{sport}",
             "--relay.rule=self: mentions-trap max-rcpt=3",
             "--relay.trap_name=trap.example.test",
@@ -209,11 +210,15 @@ def test_probes_relayed_caps_hold_copies_kept(pg, daemon):
 
     # both mail sessions came from Python's smtplib: one dialect, from the
     # sessions the daemon itself recorded (the port probes of wait_port
-    # have no commands and no dialect)
+    # have no commands and no dialect).  Compared without its pipe= and
+    # gap= parts: on a loaded machine a loopback reply can take more than
+    # the 1 ms that separates "pipelined" from not, so those depend on the
+    # load, not on the client.
     def sessions():
         with pg.connect() as c:
             return c.execute(
-                "SELECT count(*), count(DISTINCT spamlab.dialect_hash(id)),"
+                "SELECT count(*), count(DISTINCT split_part("
+                "spamlab.dialect(id), ' | pipe=', 1)),"
                 " min(spamlab.dialect(id))"
                 " FROM spamlab.smtp_session WHERE started_at >= %s",
                 (t0,)).fetchone()

@@ -55,6 +55,13 @@ static const struct config_key keys[] = {
     {"persona", STR(persona), "postfix", 0, 0,
      "MTA the replies imitate: postfix, exim, sendmail or exchange "
      "(persona.c)"},
+    {"persona_delay", STR(persona_delay), "on", 0, 0,
+     "the persona's banner, reply and queue-write delays: on, off, or a "
+     "scale factor from 0 to 10"},
+    {"queue_id", STR(queue_id), "persona", 0, 0,
+     "the queue id in the 250 after DATA (and a relayed copy's Received "
+     "header): persona (the MTA's own format; the log maps it to the message "
+     "id) or message (the message id itself)"},
     {"sensor", STR(sensor), "", 0, 0,
      "sensor name stored with every message; empty means the hostname"},
     {"spool_dir", STR(spool_dir), "/var/spool/ingestd", 0, 0,
@@ -70,7 +77,8 @@ static const struct config_key keys[] = {
     {"starttls", NUM(CT_BOOL, starttls), "on", 0, 1,
      "advertise and accept STARTTLS"},
     {"auth", NUM(CT_BOOL, auth), "on", 0, 1,
-     "advertise AUTH PLAIN LOGIN (any credentials accepted and recorded)"},
+     "advertise AUTH (the persona's mechanism list; PLAIN and LOGIN work, "
+     "any credentials accepted and recorded)"},
     {"chunking", NUM(CT_BOOL, chunking), "on", 0, 1,
      "advertise and accept CHUNKING (BDAT)"},
     {"max_message_size", NUM(CT_BYTES, max_message_size), "25M", 1024,
@@ -343,6 +351,25 @@ config_validate(const struct config *c, char *err, size_t errsz)
 		         "persona: \"%s\" is not postfix, exim, sendmail or "
 		         "exchange",
 		         c->persona);
+		return false;
+	}
+	{
+		double scale;
+
+		if (!persona_delay_parse(c->persona_delay, &scale))
+		{
+			snprintf(err, errsz,
+			         "persona_delay: \"%s\" is not on, off or a number "
+			         "from 0 to 10",
+			         c->persona_delay);
+			return false;
+		}
+	}
+	if (strcmp(c->queue_id, "persona") != 0 &&
+	    strcmp(c->queue_id, "message") != 0)
+	{
+		snprintf(err, errsz, "queue_id: \"%s\" is not persona or message",
+		         c->queue_id);
 		return false;
 	}
 	if (!*c->listen && !*c->tls_listen)

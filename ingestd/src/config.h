@@ -21,6 +21,8 @@ struct config
 	char hostname[256];
 	char banner[256];
 	char persona[32];
+	char persona_delay[16]; /* on, off or a scale factor */
+	char queue_id[16];      /* persona or message */
 	char sensor[256];
 	char spool_dir[CONFIG_STR_MAX];
 	char user[64];

@@ -38,7 +38,15 @@ struct daemon g_daemon;
 #define MAX_LISTENERS 16
 #define MAX_FLAGS     64
 
-static struct evconnlistener *listeners[MAX_LISTENERS];
+/* A bound listener and the listen/tls_listen entry it came from. */
+struct listener
+{
+	struct evconnlistener *l;
+	char addr[128];
+	bool tls;
+};
+
+static struct listener listeners[MAX_LISTENERS];
 static int n_listeners;
 static const char *config_path;
 static const char *flag_keys[MAX_FLAGS];
@@ -134,6 +142,12 @@ sink_add(struct spool_rec *rec)
 	ctx->ref = rec->ref;
 	if (rec->type == SPOOL_REC_MESSAGE)
 		ok = pgsink_add_message(g_daemon.sink, &d.msg, sink_done, ctx);
+	else if (rec->type == SPOOL_REC_RELAY)
+	{
+		ok = pgsink_add_relay(g_daemon.sink, &d.relay, sink_done, ctx);
+		if (ok)
+			relay_hook_spooled(&d.relay, d.run); /* an earlier run's? */
+	}
 	else
 		ok = pgsink_add_session(g_daemon.sink, &d.ses, sink_done, ctx);
 	spoolrec_free(&d);
@@ -296,40 +310,9 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	          (int)sig, (long long)g_daemon.n_sessions);
 	g_daemon.draining = true;
 	for (int i = 0; i < n_listeners; i++)
-		evconnlistener_disable(listeners[i]);
+		evconnlistener_disable(listeners[i].l);
 	drain_deadline = now + g_daemon.cfg.drain_timeout * 1000;
 	session_drain_all(drain_deadline);
-}
-
-/* SIGHUP: re-read the file; settings that need a restart are kept. */
-static void
-sighup_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct config c;
-	char err[512];
-	enum log_level lvl;
-
-	if (!daemon_load_config(&c, err, sizeof(err)))
-	{
-		log_event(LOG_ERROR, NULL, "reload_failed", "error=\"%s\"", err);
-		return;
-	}
-	/* bound at start: listeners, spool, identity, database */
-	memcpy(c.listen, g_daemon.cfg.listen, sizeof(c.listen));
-	memcpy(c.tls_listen, g_daemon.cfg.tls_listen, sizeof(c.tls_listen));
-	memcpy(c.metrics_listen, g_daemon.cfg.metrics_listen,
-	       sizeof(c.metrics_listen));
-	memcpy(c.spool_dir, g_daemon.cfg.spool_dir, sizeof(c.spool_dir));
-	memcpy(c.user, g_daemon.cfg.user, sizeof(c.user));
-	memcpy(c.pg_dsn, g_daemon.cfg.pg_dsn, sizeof(c.pg_dsn));
-	memcpy(c.tls_cert, g_daemon.cfg.tls_cert, sizeof(c.tls_cert));
-	memcpy(c.tls_key, g_daemon.cfg.tls_key, sizeof(c.tls_key));
-	c.spool_segment_size = g_daemon.cfg.spool_segment_size;
-	g_daemon.cfg = c;
-	if (log_parse_level(c.log_level, &lvl))
-		log_set_level(lvl);
-	log_event(LOG_INFO, NULL, "reloaded", "config=%s",
-	          config_path ? config_path : "-");
 }
 
 /* ---- listeners, privileges ---- */
@@ -352,46 +335,231 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	          evutil_socket_error_to_string(e));
 }
 
-/* Bind every host:port in a comma-separated list. */
+/* Listen on one host:port; NULL with a message in err. */
+static struct evconnlistener *
+daemon_listen(const char *addr, bool tls, char *err, size_t errsz)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	struct evconnlistener *l;
+
+	if (strlen(addr) >= sizeof(listeners[0].addr) ||
+	    evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0)
+	{
+		snprintf(err, errsz, "cannot parse listen address \"%.100s\"", addr);
+		return NULL;
+	}
+	l = evconnlistener_new_bind(
+	    g_daemon.base, accept_cb, tls ? (void *)1 : NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+	    (struct sockaddr *)&ss, sslen);
+	if (!l)
+	{
+		snprintf(err, errsz, "cannot listen on %s: %s", addr, strerror(errno));
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	log_event(LOG_INFO, NULL, "listening", "addr=%s tls=%s", addr,
+	          tls ? "implicit" : "starttls");
+	return l;
+}
+
+/*
+ * Make the listeners of one kind (tls: tls_listen, else listen) match a
+ * comma-separated list: addresses already bound are kept, new ones bound
+ * first, and only when all of them are bound are the dropped ones closed.
+ * False (with err) if one cannot be bound: then nothing changed.
+ */
 static bool
 daemon_bind(const char *list, bool tls, char *err, size_t errsz)
 {
+	struct listener next[MAX_LISTENERS];
+	bool kept[MAX_LISTENERS] = {false}, fresh[MAX_LISTENERS] = {false};
 	char buf[CONFIG_STR_MAX], *save = NULL, *tok;
+	int n = 0;
 
+	for (int i = 0; i < n_listeners; i++)
+		if (listeners[i].tls != tls)
+			next[n++] = listeners[i];
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (tok = strtok_r(buf, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save))
 	{
-		struct sockaddr_storage ss;
-		int sslen = sizeof(ss);
+		int old = -1;
 
-		if (n_listeners == MAX_LISTENERS)
+		for (int i = 0; i < n_listeners && old < 0; i++)
+			if (listeners[i].tls == tls && !kept[i] &&
+			    strcmp(listeners[i].addr, tok) == 0)
+				old = i;
+		if (n == MAX_LISTENERS)
 		{
 			snprintf(err, errsz, "too many listeners");
-			return false;
+			goto fail;
 		}
-		if (evutil_parse_sockaddr_port(tok, (struct sockaddr *)&ss, &sslen) !=
-		    0)
+		if (old >= 0)
 		{
-			snprintf(err, errsz, "cannot parse listen address \"%s\"", tok);
-			return false;
+			kept[old] = true;
+			next[n++] = listeners[old];
+			continue;
 		}
-		listeners[n_listeners] = evconnlistener_new_bind(
-		    g_daemon.base, accept_cb, tls ? (void *)1 : NULL,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-		    1024, (struct sockaddr *)&ss, sslen);
-		if (!listeners[n_listeners])
-		{
-			snprintf(err, errsz, "cannot listen on %s: %s", tok,
-			         strerror(errno));
-			return false;
-		}
-		evconnlistener_set_error_cb(listeners[n_listeners], accept_error_cb);
-		log_event(LOG_INFO, NULL, "listening", "addr=%s tls=%s", tok,
-		          tls ? "implicit" : "starttls");
-		n_listeners++;
+		next[n].l = daemon_listen(tok, tls, err, errsz);
+		if (!next[n].l)
+			goto fail;
+		snprintf(next[n].addr, sizeof(next[n].addr), "%s", tok);
+		next[n].tls = tls;
+		fresh[n++] = true;
 	}
+	for (int i = 0; i < n_listeners; i++)
+		if (listeners[i].tls == tls && !kept[i])
+		{
+			log_event(LOG_INFO, NULL, "listen_closed", "addr=%s tls=%s",
+			          listeners[i].addr, tls ? "implicit" : "starttls");
+			evconnlistener_free(listeners[i].l);
+		}
+	memcpy(listeners, next, sizeof(next[0]) * (size_t)n);
+	n_listeners = n;
 	return true;
+fail:
+	for (int i = 0; i < n; i++)
+		if (fresh[i])
+			evconnlistener_free(next[i].l);
+	return false;
+}
+
+/* ---- SIGHUP ---- */
+
+/* The host name in replies and the sensor name stored with each row. */
+static void
+daemon_set_identity(const struct config *c)
+{
+	if (*c->hostname)
+		snprintf(g_daemon.hostname, sizeof(g_daemon.hostname), "%s",
+		         c->hostname);
+	else if (gethostname(g_daemon.hostname, sizeof(g_daemon.hostname) - 1) != 0)
+		strcpy(g_daemon.hostname, "localhost");
+	snprintf(g_daemon.sensor, sizeof(g_daemon.sensor), "%s",
+	         *c->sensor ? c->sensor : g_daemon.hostname);
+}
+
+/* A setting bound at start: keep the running value, say so if it changed. */
+static void
+reload_keep(const char *key, char *now, const char *running, size_t size)
+{
+	if (strcmp(now, running) == 0)
+		return;
+	log_event(LOG_WARN, NULL, "reload_kept",
+	          "key=%s effect=\"needs a restart\"", key);
+	memcpy(now, running, size);
+}
+
+/*
+ * A new TLS context from c's certificate and key, for sessions that start
+ * from now on (a running session holds a reference to its own context).
+ * False, with the running context kept, when the files do not load.
+ */
+static bool
+reload_tls(struct config *c)
+{
+	char err[512], tlsdir[CONFIG_STR_MAX + 8];
+	SSL_CTX *ctx;
+
+	if (!c->starttls && !*c->tls_listen)
+		return true;
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", c->spool_dir);
+	ctx = tls_context_new(c->tls_cert, c->tls_key, tlsdir, g_daemon.hostname,
+	                      err, sizeof(err));
+	if (!ctx)
+	{
+		log_event(LOG_ERROR, NULL, "reload_failed",
+		          "what=tls error=\"%s\" effect=\"the running certificate "
+		          "stays\"",
+		          err);
+		memcpy(c->tls_cert, g_daemon.cfg.tls_cert, sizeof(c->tls_cert));
+		memcpy(c->tls_key, g_daemon.cfg.tls_key, sizeof(c->tls_key));
+		if (!g_daemon.ssl_ctx)
+		{
+			/* TLS was off and cannot come on */
+			c->starttls = false;
+			memcpy(c->tls_listen, g_daemon.cfg.tls_listen,
+			       sizeof(c->tls_listen));
+		}
+		return false;
+	}
+	if (g_daemon.ssl_ctx)
+		SSL_CTX_free(g_daemon.ssl_ctx); /* sessions keep their reference */
+	g_daemon.ssl_ctx = ctx;
+	log_event(LOG_INFO, NULL, "tls_reloaded", "cert=%s",
+	          *c->tls_cert ? c->tls_cert : "(self-signed)");
+	return true;
+}
+
+/* Rebind one kind of listener if its list changed; keep the old on error. */
+static void
+reload_listen(const char *key, char *now, const char *running, size_t size,
+              bool tls)
+{
+	char err[512];
+
+	if (strcmp(now, running) == 0)
+		return;
+	if (tls && *now && !g_daemon.ssl_ctx)
+		snprintf(err, sizeof(err), "no TLS context");
+	else if (daemon_bind(now, tls, err, sizeof(err)))
+		return;
+	log_event(LOG_ERROR, NULL, "reload_failed",
+	          "what=%s error=\"%s\" effect=\"the running listeners stay\"", key,
+	          err);
+	memcpy(now, running, size);
+}
+
+/*
+ * SIGHUP: re-read the file and apply it: limits, timeouts, log level, host
+ * and sensor names, the relay settings (relayhook.c), the TLS certificate
+ * for new sessions, the listeners.  What is bound at start (spool, identity, database, metrics
+ * port) keeps its running value, with a log line.
+ */
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct config c;
+	char err[512];
+	enum log_level lvl;
+
+	if (!daemon_load_config(&c, err, sizeof(err)))
+	{
+		log_event(LOG_ERROR, NULL, "reload_failed", "error=\"%s\"", err);
+		return;
+	}
+	if (g_daemon.draining)
+	{
+		log_event(LOG_WARN, NULL, "reload_failed",
+		          "error=\"draining\" effect=\"nothing changed\"");
+		return;
+	}
+#define KEEP(f) reload_keep(#f, c.f, g_daemon.cfg.f, sizeof(c.f))
+	KEEP(spool_dir);
+	KEEP(user);
+	KEEP(pg_dsn);
+	KEEP(metrics_listen);
+#undef KEEP
+	if (c.spool_segment_size != g_daemon.cfg.spool_segment_size)
+	{
+		log_event(LOG_WARN, NULL, "reload_kept",
+		          "key=spool_segment_size effect=\"needs a restart\"");
+		c.spool_segment_size = g_daemon.cfg.spool_segment_size;
+	}
+	daemon_set_identity(&c);
+	(void)reload_tls(&c);
+	reload_listen("listen", c.listen, g_daemon.cfg.listen, sizeof(c.listen),
+	              false);
+	reload_listen("tls_listen", c.tls_listen, g_daemon.cfg.tls_listen,
+	              sizeof(c.tls_listen), true);
+	g_daemon.cfg = c;
+	if (log_parse_level(c.log_level, &lvl))
+		log_set_level(lvl);
+	relay_hook_reload(&g_daemon.cfg);
+	log_event(LOG_INFO, NULL, "reloaded", "config=%s",
+	          config_path ? config_path : "-");
 }
 
 /* Give the spool to `user` and become that user. */
@@ -504,13 +672,7 @@ daemon_main(int argc, char **argv)
 	}
 	if (log_parse_level(g_daemon.cfg.log_level, &lvl))
 		log_set_level(lvl);
-	if (*g_daemon.cfg.hostname)
-		snprintf(g_daemon.hostname, sizeof(g_daemon.hostname), "%s",
-		         g_daemon.cfg.hostname);
-	else if (gethostname(g_daemon.hostname, sizeof(g_daemon.hostname) - 1) != 0)
-		strcpy(g_daemon.hostname, "localhost");
-	snprintf(g_daemon.sensor, sizeof(g_daemon.sensor), "%s",
-	         *g_daemon.cfg.sensor ? g_daemon.cfg.sensor : g_daemon.hostname);
+	daemon_set_identity(&g_daemon.cfg);
 
 	signal(SIGPIPE, SIG_IGN);
 	daemon_raise_nofile();
@@ -519,6 +681,22 @@ daemon_main(int argc, char **argv)
 	if (!g_daemon.base || event_base_priority_init(g_daemon.base, 3) != 0)
 		fatal("cannot create the event loop");
 	feed_ev = event_new(g_daemon.base, -1, 0, feed_cb, NULL);
+	/*
+	 * Signals before the first listener: a client (or a test) that sees the
+	 * port open may send SIGHUP at once, and without a handler its default
+	 * action would kill the daemon.  The callbacks run only once the loop
+	 * dispatches, after everything below is set up.
+	 */
+	ev_term = evsignal_new(g_daemon.base, SIGTERM, sigterm_cb, NULL);
+	ev_int = evsignal_new(g_daemon.base, SIGINT, sigterm_cb, NULL);
+	ev_hup = evsignal_new(g_daemon.base, SIGHUP, sighup_cb, NULL);
+	janitor = event_new(g_daemon.base, -1, EV_PERSIST, janitor_cb, NULL);
+	tv.tv_sec = g_daemon.cfg.janitor_interval_ms / 1000;
+	tv.tv_usec = (g_daemon.cfg.janitor_interval_ms % 1000) * 1000;
+	if (!ev_term || !ev_int || !ev_hup || !janitor || !feed_ev ||
+	    event_add(ev_term, NULL) || event_add(ev_int, NULL) ||
+	    event_add(ev_hup, NULL) || event_add(janitor, &tv))
+		fatal("cannot set up signal handling");
 
 	if (!daemon_bind(g_daemon.cfg.listen, false, err, sizeof(err)))
 		fatal("%s", err);
@@ -559,17 +737,6 @@ daemon_main(int argc, char **argv)
 	if (!relay_hook_start(&g_daemon.cfg, err, sizeof(err))) /* issue 6 */
 		fatal("relay: %s", err);
 
-	ev_term = evsignal_new(g_daemon.base, SIGTERM, sigterm_cb, NULL);
-	ev_int = evsignal_new(g_daemon.base, SIGINT, sigterm_cb, NULL);
-	ev_hup = evsignal_new(g_daemon.base, SIGHUP, sighup_cb, NULL);
-	janitor = event_new(g_daemon.base, -1, EV_PERSIST, janitor_cb, NULL);
-	tv.tv_sec = g_daemon.cfg.janitor_interval_ms / 1000;
-	tv.tv_usec = (g_daemon.cfg.janitor_interval_ms % 1000) * 1000;
-	if (!ev_term || !ev_int || !ev_hup || !janitor || !feed_ev ||
-	    event_add(ev_term, NULL) || event_add(ev_int, NULL) ||
-	    event_add(ev_hup, NULL) || event_add(janitor, &tv))
-		fatal("cannot set up signal handling");
-
 	/* replay: whatever the last run left in the spool goes first */
 	sink_feed();
 	log_event(LOG_INFO, NULL, "started", "pid=%d hostname=%s sensor=%s",
@@ -579,7 +746,7 @@ daemon_main(int argc, char **argv)
 	log_event(LOG_INFO, NULL, "stopping", NULL);
 	rc = 0;
 	for (int i = 0; i < n_listeners; i++)
-		evconnlistener_free(listeners[i]);
+		evconnlistener_free(listeners[i].l);
 	while (g_daemon.sessions)
 	{
 		struct session *s = g_daemon.sessions;

@@ -14,6 +14,10 @@
  *   else Date:, else the file's mtime.  id: uuid7 of that time and the
  *   SHA-256 of the raw bytes.  Both depend only on the message, so
  *   importing the same mail again inserts nothing.
+ * - imap:// and imaps:// arguments are IMAP mailboxes (imap.c, docs/imap.md):
+ *   source 'imap', folder = the mailbox name, received_at = INTERNALDATE,
+ *   id from user, folder, UIDVALIDITY, UID and the bytes, so a re-import of
+ *   the same mailbox inserts nothing either.
  */
 #include "import.h"
 
@@ -22,6 +26,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imap.h"
+#include "imapfeed.h"
 #include "mbox.h"
 #include "pgsink.h"
 
@@ -62,7 +69,7 @@ struct import
 	uint64_t total_bytes;
 
 	/* counters */
-	uint64_t files, messages, bytes, not_mail, read_errors, add_errors;
+	uint64_t files, folders, messages, bytes, not_mail, read_errors, add_errors;
 	uint64_t done_bytes;    /* files finished */
 	uint64_t cur_file_done; /* bytes into the current mbox */
 	uint64_t committed, rejected;
@@ -86,9 +93,16 @@ usage(FILE *f)
 {
 	fputs("usage: ingestd import [--label spam|ham|sent] [--source-name NAME]\n"
 	      "                      [--db CONNINFO] [--mbox-variant rd|o|raw]\n"
-	      "                      [--batch-rows N] [--no-progress] PATH...\n"
-	      "Loads mbox files, Maildir folders and .eml files (directories are\n"
-	      "walked) into spamlab.message.  Re-importing is a no-op.\n",
+	      "                      [--batch-rows N] [--no-progress] PATH|URL...\n"
+	      "IMAP (URL = imap[s]://USER@HOST[:PORT][/FOLDER]):\n"
+	      "  [--folder NAME]... [--skip-folder NAME]...\n"
+	      "  [--folder-label FOLDER=spam|ham|sent]...\n"
+	      "  [--password-file FILE | env INGESTD_IMAP_PASSWORD]\n"
+	      "  [--password-env VAR] [--require-tls] [--tls-ca FILE]\n"
+	      "  [--no-tls-verify] [--imap-timeout SECONDS]\n"
+	      "Loads mbox files, Maildir folders, .eml files (directories are\n"
+	      "walked) and IMAP mailboxes (read-only) into spamlab.message.\n"
+	      "Re-importing is a no-op.\n",
 	      f);
 }
 
@@ -515,6 +529,116 @@ load_file(struct import *im, const struct entry *e)
 	return ok;
 }
 
+/* --- IMAP ----------------------------------------------------------------- */
+
+static void
+imap_folder_begin(void *arg, const char *folder, uint32_t n, uint64_t bytes)
+{
+	struct import *im = arg;
+
+	im->folders++;
+	im->total_bytes += bytes;
+	draw_progress(im, false);
+}
+
+static void
+imap_message_failed(void *arg, uint64_t bytes)
+{
+	struct import *im = arg;
+
+	im->read_errors++;
+	im->done_bytes += bytes;
+}
+
+/*
+ * One IMAP message.  received_at is INTERNALDATE (the Received header, then
+ * now, when the server gave none).  The id hashes user, folder, UIDVALIDITY
+ * and UID, which name a message for good (RFC 3501 2.3.1.1), and the bytes.
+ * The host is left out so that two names of one server (localhost and
+ * 127.0.0.1, imap:// and imaps://) give the same rows; two servers collide
+ * only on the same user, folder, UIDVALIDITY, UID and bytes: the same mail.
+ */
+static bool
+imap_message(void *arg, const struct imap_message *mm)
+{
+	struct import *im = arg;
+	struct msg_record m;
+	char key[IMAPURL_USER_MAX + IMAPURL_PATH_MAX * 2 + 128];
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int hlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	int klen;
+	int64_t t = mm->internaldate_us;
+
+	if (t == INT64_MIN && !mail_received_at((const char *)mm->raw, mm->len, &t))
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (int64_t)ts.tv_sec * 1000000;
+	}
+	if (!EVP_Digest(mm->raw, mm->len, h, &hlen, EVP_sha256(), NULL))
+		hlen = 0;
+	for (unsigned int i = 0; i < hlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	hex[2 * hlen] = '\0';
+	klen = snprintf(key, sizeof(key), "imap%c%s%c%s%c%u%c%u%c%s", 0, mm->user,
+	                0, mm->folder, 0, mm->uidvalidity, 0, mm->uid, 0, hex);
+	if (klen < 0 || (size_t)klen >= sizeof(key))
+		klen = (int)sizeof(key) - 1;
+	memset(&m, 0, sizeof(m));
+	m.received_at = t;
+	record_content_id(&m.id, t, (const uint8_t *)key, (size_t)klen);
+	m.sensor = im->sensor;
+	m.source = "imap";
+	m.label = mm->label;
+	m.folder = mm->folder;
+	m.peer_port = -1;
+	m.raw = mm->raw;
+	m.raw_len = mm->len;
+	im->done_bytes += mm->len;
+	if (!pgsink_add_message(im->sink, &m, done_cb, im))
+	{
+		if (pgsink_failed(im->sink))
+			return false;
+		im->add_errors++;
+		fprintf(stderr,
+		        "ingestd: level=error component=import event=add_failed "
+		        "folder=\"%s\" uid=%u bytes=%zu\n",
+		        mm->folder, mm->uid, mm->len);
+		return true;
+	}
+	im->messages++;
+	im->bytes += mm->len;
+	draw_progress(im, false);
+	return pgsink_wait_below(im->sink, IMPORT_HIGH_WATER);
+}
+
+/* "FOLDER=LABEL" (split at the last '=') onto the map; false if bad. */
+static bool
+add_folder_label(struct imap_folder_label **map, size_t *n, const char *arg)
+{
+	const char *eq = strrchr(arg, '=');
+	struct imap_folder_label *p;
+	const char *label;
+
+	if (!eq || eq == arg)
+		return false;
+	label = eq + 1;
+	if (strcmp(label, "spam") && strcmp(label, "ham") && strcmp(label, "sent"))
+		return false;
+	p = realloc(*map, (*n + 1) * sizeof(*p));
+	if (!p)
+		return false;
+	*map = p;
+	p[*n].folder = strndup(arg, (size_t)(eq - arg));
+	p[*n].label = label;
+	if (!p[*n].folder)
+		return false;
+	(*n)++;
+	return true;
+}
+
 int
 import_main(int argc, char **argv)
 {
@@ -525,6 +649,16 @@ import_main(int argc, char **argv)
 	    {"mbox-variant", required_argument, NULL, 'v'},
 	    {"batch-rows", required_argument, NULL, 'b'},
 	    {"no-progress", no_argument, NULL, 'P'},
+	    {"folder", required_argument, NULL, 'f'},
+	    {"skip-folder", required_argument, NULL, 'S'},
+	    {"folder-label", required_argument, NULL, 'F'},
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"password-env", required_argument, NULL, 'e'},
+	    {"require-tls", no_argument, NULL, 'R'},
+	    {"tls-ca", required_argument, NULL, 'c'},
+	    {"tls-verify", no_argument, NULL, 'V'},
+	    {"no-tls-verify", no_argument, NULL, 'N'},
+	    {"imap-timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	struct import im;
@@ -532,11 +666,19 @@ import_main(int argc, char **argv)
 	struct pgsink_stats st;
 	struct event_base *base = NULL;
 	const char *db = "";
-	bool no_progress = false, ok = true;
+	struct imap_options io;
+	struct imap_callbacks icb = {NULL, imap_folder_begin, imap_message,
+	                             imap_message_failed};
+	struct imap_folder_label *labels = NULL;
+	size_t n_labels = 0, n_folders = 0, n_skip = 0;
+	char **folders = NULL, **skip = NULL;
+	bool no_progress = false, ok = true, imap_failed = false;
 	double el;
 	int c, rc = 0;
 
 	memset(&im, 0, sizeof(im));
+	imap_options_default(&io);
+	icb.arg = &im;
 	im.sensor = "import";
 	im.variant = MBOX_RD;
 	pgsink_config_default(&cfg);
@@ -593,22 +735,95 @@ import_main(int argc, char **argv)
 			case 'P':
 				no_progress = true;
 				break;
+			case 'f':
+			{
+				char **p = realloc(folders, (n_folders + 1) * sizeof(*p));
+
+				if (!p)
+				{
+					rc = 1;
+					goto out;
+				}
+				folders = p;
+				folders[n_folders++] = optarg;
+				break;
+			}
+			case 'S':
+			{
+				char **p = realloc(skip, (n_skip + 1) * sizeof(*p));
+
+				if (!p)
+				{
+					rc = 1;
+					goto out;
+				}
+				skip = p;
+				skip[n_skip++] = optarg;
+				break;
+			}
+			case 'F':
+				if (!add_folder_label(&labels, &n_labels, optarg))
+				{
+					fprintf(stderr, "ingestd import: --folder-label wants "
+					                "FOLDER=spam, FOLDER=ham or FOLDER=sent\n");
+					rc = 2;
+					goto out;
+				}
+				break;
+			case 'p':
+				io.password_file = optarg;
+				break;
+			case 'e':
+				io.password_env = optarg;
+				break;
+			case 'R':
+				io.tls_mode = IMAP_TLS_REQUIRE;
+				break;
+			case 'c':
+				io.tls_ca = optarg;
+				break;
+			case 'V':
+				io.tls_verify = true;
+				break;
+			case 'N':
+				io.tls_verify = false;
+				break;
+			case 't':
+				io.timeout_s = atoi(optarg);
+				if (io.timeout_s <= 0)
+				{
+					fprintf(stderr,
+					        "ingestd import: --imap-timeout must be > 0\n");
+					rc = 2;
+					goto out;
+				}
+				break;
 			case 'h':
 				usage(stdout);
-				return 0;
+				goto out;
 			default:
 				usage(stderr);
-				return 2;
+				rc = 2;
+				goto out;
 		}
 	}
 	if (optind >= argc)
 	{
 		usage(stderr);
-		return 2;
+		rc = 2;
+		goto out;
 	}
+	io.folders = folders;
+	io.n_folders = n_folders;
+	io.skip = skip;
+	io.n_skip = n_skip;
+	io.labels = labels;
+	io.n_labels = n_labels;
+	io.default_label = im.label;
 	im.progress = !no_progress && isatty(STDERR_FILENO);
 	for (int i = optind; i < argc; i++)
-		walk(&im, argv[i], NULL, ENTRY_AUTO, 0);
+		if (!imapurl_is_url(argv[i]))
+			walk(&im, argv[i], NULL, ENTRY_AUTO, 0);
 
 	base = event_base_new();
 	im.sink = base ? pgsink_new(base, db, &cfg) : NULL;
@@ -626,6 +841,18 @@ import_main(int argc, char **argv)
 		im.cur_file_done = 0;
 		draw_progress(&im, false);
 	}
+	for (int i = optind; ok && i < argc; i++)
+	{
+		enum imap_result r;
+
+		if (!imapurl_is_url(argv[i]))
+			continue;
+		r = imapfeed_import_url(argv[i], &io, &icb, base);
+		if (r == IMAP_RESULT_CALLBACK)
+			ok = false;
+		else if (r == IMAP_RESULT_FAILED)
+			imap_failed = true;
+	}
 	if (ok)
 		ok = pgsink_wait_idle(im.sink);
 	draw_progress(&im, true);
@@ -634,13 +861,14 @@ import_main(int argc, char **argv)
 	fprintf(stderr,
 	        "import: files=%llu messages=%llu bytes=%llu imported=%llu "
 	        "duplicates=%llu not_mail=%llu rejected=%llu errors=%llu "
-	        "elapsed=%.2fs rate=%.0f msg/s\n",
+	        "folders=%llu elapsed=%.2fs rate=%.0f msg/s\n",
 	        (unsigned long long)im.files, (unsigned long long)im.messages,
 	        (unsigned long long)im.bytes,
 	        (unsigned long long)st.messages_inserted,
 	        (unsigned long long)(im.committed - st.messages_inserted),
 	        (unsigned long long)im.not_mail, (unsigned long long)im.rejected,
-	        (unsigned long long)(im.read_errors + im.add_errors), el,
+	        (unsigned long long)(im.read_errors + im.add_errors),
+	        (unsigned long long)im.folders, el,
 	        el > 0 ? (double)im.messages / el : 0.0);
 	if (!ok)
 	{
@@ -652,7 +880,7 @@ import_main(int argc, char **argv)
 		        (unsigned long long)im.messages);
 		rc = 1;
 	}
-	else if (im.rejected || im.read_errors || im.add_errors)
+	else if (im.rejected || im.read_errors || im.add_errors || imap_failed)
 		rc = 1;
 out:
 	pgsink_free(im.sink);
@@ -664,5 +892,10 @@ out:
 		free(im.entries[i].folder);
 	}
 	free(im.entries);
+	free(folders);
+	free(skip);
+	for (size_t i = 0; i < n_labels; i++)
+		free(labels[i].folder);
+	free(labels);
 	return rc;
 }

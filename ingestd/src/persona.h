@@ -2,18 +2,30 @@
  * persona.h: what a real MTA says, so the trap does not look like a trap.
  *
  * A persona (postfix, exim, sendmail, exchange) is a data table: banner,
- * EHLO keywords in the MTA's order, reply texts with enhanced status codes,
- * the queue-id format, HELP/VRFY/EXPN behaviour, the Received header the
- * MTA would add, and small reply delays.  Templates expand:
+ * EHLO keywords in the MTA's order (with its AUTH mechanisms), every reply
+ * the daemon can send (errors, 421s, TLS and AUTH replies included) with
+ * the MTA's enhanced status codes, the queue-id format, HELP/VRFY/EXPN
+ * behaviour, the Received header the MTA would add, and the MTA's small
+ * delays (banner, replies, queue write).  Templates expand:
  *
  *   %h  our host name            %c  the client's HELO/EHLO argument
- *   %i  the client's IP address  %a  the command's address argument
+ *   %i  the client's IP address  %L  our address the client reached
+ *                                %a  the command's argument (address,
+ *                                    verb, byte count: see the reply)
  *   %q  a queue id (persona_queue_id())
  *   %m  the message's Message-ID (without <>), or a made-up one
  *   %d  the date, RFC 5322 ("Mon, 2 Mar 2026 10:11:12 +0000")
  *   %D  the same with a two-digit day ("Mon, 02 Mar 2026 ...", Exim)
+ *   %e  the same with a blank-padded day ("Mon,  2 Mar 2026 ...", Postfix)
  *   %f  the envelope sender      %r  the (first) recipient
- *   %n  a random 12-digit number %%  a percent sign
+ *   %n  a random 12-digit number %b  the configured banner text
+ *   %p  the protocol, "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"
+ *   %P  the same in lower case (Exim)
+ *   %F  the persona's received_for text when there is one recipient
+ *   %t  the persona's received_tls text when the session used TLS
+ *   %v  the TLS version ("TLSv1.3")  %V  the same as "TLS1_3" (Exchange)
+ *   %C  the TLS cipher               %B  the cipher's bits ("256")
+ *   %%  a percent sign
  *
  * Every value comes from the session or is random per message: no fixed
  * string in a persona names the trap.
@@ -47,8 +59,62 @@ enum persona_reply
 	PERSONA_TOO_BIG,
 	PERSONA_STARTTLS,
 	PERSONA_RECEIVED, /* the header, lines separated by \n */
+	/* syntax and sequence errors */
+	PERSONA_SYNTAX_HELO,   /* HELO/EHLO without a name; %a = the verb */
+	PERSONA_SYNTAX_MAIL,   /* MAIL without a valid FROM:<address> */
+	PERSONA_SYNTAX_RCPT,   /* RCPT without a valid TO:<address> */
+	PERSONA_SYNTAX,        /* another command's argument; %a = the verb */
+	PERSONA_PARAM_SYNTAX,  /* a bad SIZE= or BODY= value; %a = the name */
+	PERSONA_PARAM_UNKNOWN, /* a MAIL parameter we do not know; %a */
+	PERSONA_NEED_HELO,     /* a transaction before HELO/EHLO */
+	PERSONA_NESTED_MAIL,   /* MAIL inside a transaction */
+	PERSONA_NO_VALID_RCPT, /* DATA after MAIL without a recipient */
+	PERSONA_BAD_SEQUENCE,  /* any other command out of place */
+	PERSONA_LINE_TOO_LONG,
+	PERSONA_TOO_MANY_RCPT,   /* 452 */
+	PERSONA_NOT_IMPLEMENTED, /* a switched-off feature (STARTTLS, BDAT) */
+	/* local trouble */
+	PERSONA_NO_STORAGE,  /* 452/451: out of memory */
+	PERSONA_QUEUE_ERROR, /* 451: the spool write failed */
+	/* 421: the session ends */
+	PERSONA_TOO_MANY_ERRORS,
+	PERSONA_TIMEOUT,
+	PERSONA_SHUTDOWN,
+	PERSONA_TOO_MANY_CONNECTIONS, /* before the banner */
+	PERSONA_TOO_MANY_FROM_IP,     /* before the banner */
+	/* TLS */
+	PERSONA_TLS_ACTIVE,      /* STARTTLS inside TLS */
+	PERSONA_TLS_UNAVAILABLE, /* STARTTLS on but no certificate */
+	/* AUTH */
+	PERSONA_AUTH_DISABLED, /* AUTH when it is switched off */
+	PERSONA_AUTH_ALREADY,
+	PERSONA_AUTH_IN_MAIL,  /* AUTH inside a transaction */
+	PERSONA_AUTH_PROMPT,   /* 334 for PLAIN without initial response */
+	PERSONA_AUTH_USER,     /* 334 for LOGIN: the user name */
+	PERSONA_AUTH_PASS,     /* 334 for LOGIN: the password */
+	PERSONA_AUTH_OK,       /* 235 */
+	PERSONA_AUTH_BAD_MECH, /* an unknown mechanism; %a = it */
+	PERSONA_AUTH_DECODE,   /* not base64 */
+	PERSONA_AUTH_ABORTED,  /* "*" */
+	/* BDAT */
+	PERSONA_BDAT_OK, /* a chunk that is not the last; %a = octets */
 	PERSONA_N_REPLIES
 };
+
+/* Kinds of delay (persona.delay_ms). */
+enum persona_delay
+{
+	PERSONA_DELAY_BANNER, /* connect to banner: the MTA's reverse-DNS look-up */
+	PERSONA_DELAY_REPLY,  /* each reply: processing jitter */
+	PERSONA_DELAY_QUEUED, /* DATA's final dot to 250: the queue-file write */
+	PERSONA_N_DELAYS
+};
+
+/* persona_ehlo() flags. */
+#define PERSONA_EHLO_STARTTLS 1u /* offer STARTTLS */
+#define PERSONA_EHLO_AUTH     2u /* offer AUTH */
+#define PERSONA_EHLO_TLS      4u /* the session is in TLS (AUTH list differs) */
+#define PERSONA_EHLO_CHUNKING 8u /* offer CHUNKING */
 
 enum persona_qid
 {
@@ -61,11 +127,16 @@ enum persona_qid
 struct persona
 {
 	const char *name;
-	const char *ehlo_keywords[16]; /* in order, NULL-terminated; "SIZE %s" */
+	/* in order, NULL-terminated; "SIZE %s"; "AUTH" is replaced with the
+	   auth lines; STARTTLS, AUTH and CHUNKING appear only when offered */
+	const char *ehlo_keywords[20];
+	const char *auth[2]; /* the AUTH line(s) before / inside TLS, "\n"
+	                        between lines; NULL: not offered then */
 	const char *reply[PERSONA_N_REPLIES];
+	const char *received_for; /* %F */
+	const char *received_tls; /* %t */
 	enum persona_qid qid;
-	unsigned banner_delay_ms[2]; /* random in [min, max] */
-	unsigned reply_delay_ms[2];
+	unsigned delay_ms[PERSONA_N_DELAYS][2]; /* random in [min, max] */
 };
 
 /* Values for one expansion; NULL strings expand to "". */
@@ -73,6 +144,11 @@ struct persona_vars
 {
 	const char *host, *client_helo, *client_ip, *arg, *queue_id, *message_id;
 	const char *mail_from, *rcpt;
+	const char *banner;   /* %b */
+	const char *local_ip; /* %L */
+	const char *tls;      /* "TLSv1.3 TLS_AES_256_GCM_SHA384", NULL: none */
+	bool esmtp, auth;     /* for %p */
+	size_t n_rcpt;        /* for %F */
 	time_t now;
 	size_t max_size; /* for "SIZE %s" */
 };
@@ -91,15 +167,24 @@ extern const struct persona *const persona_all[];
 size_t persona_format(const struct persona *p, enum persona_reply r,
                       const struct persona_vars *v, char *out, size_t outlen);
 
-/* The full EHLO reply, CRLF-terminated lines "250-..." and "250 ...". */
+/* The full EHLO reply, CRLF-terminated lines "250-..." and "250 ...";
+ * flags are PERSONA_EHLO_*. */
 size_t persona_ehlo(const struct persona *p, const struct persona_vars *v,
-                    bool offer_starttls, char *out, size_t outlen);
+                    unsigned flags, char *out, size_t outlen);
 
 /* A fresh random queue id in the persona's format. */
 void persona_queue_id(const struct persona *p, time_t now, char *out,
                       size_t outlen);
 
-/* A random delay in [min, max] milliseconds before the banner / a reply. */
-unsigned persona_delay_ms(const struct persona *p, bool banner);
+/* A random delay in [min, max] milliseconds, times scale, capped at 10 s. */
+unsigned persona_delay_ms(const struct persona *p, enum persona_delay kind,
+                          double scale);
+
+/*
+ * Parse the persona_delay setting: "on" (1), "off" (0) or a scale factor
+ * from 0 to 10 ("0.5": half the persona's delays).  False if malformed.
+ */
+bool persona_delay_parse(const char *s, double *scale)
+    __attribute__((warn_unused_result));
 
 #endif /* SPAMLAB_PERSONA_H */

@@ -685,7 +685,7 @@ static const char setup_sql[] =
     " message_id uuid, received_at timestamptz, decided_at timestamptz,"
     " sensor text, peer_ip inet, rule text, decision text, cap text,"
     " target text, rcpt_to text[], attempts int, final_code int,"
-    " final_reply text, tls text, delivered_at timestamptz)"
+    " final_reply text, tls text, delivered_at timestamptz, status text)"
     " ON COMMIT DELETE ROWS";
 
 static const char insert_message_sql[] =
@@ -726,10 +726,24 @@ static const char insert_session_sql[] =
     " unnest(s.auth_at, s.auth_mech, s.auth_user, s.auth_pass, s.auth_reply)"
     " WITH ORDINALITY AS a(at, m, u, p, r, n) ON CONFLICT DO NOTHING;";
 
+/*
+ * Relay rows come in versions (sending, interrupted, final; see
+ * sql/022_relay_status.sql): the highest-ranked version in the batch
+ * replaces a lower-ranked stored one; equal or lower ones are no-ops, so
+ * replays change nothing.
+ */
 static const char insert_relay_sql[] =
     "INSERT INTO spamlab.relay_decision (" RELAYREC_COLUMNS ")"
-    " SELECT " RELAYREC_COLUMNS " FROM pg_temp.ingest_stage_relay"
-    " ON CONFLICT DO NOTHING;";
+    " SELECT DISTINCT ON (message_id, target) " RELAYREC_COLUMNS
+    " FROM pg_temp.ingest_stage_relay ORDER BY message_id, target,"
+    " spamlab.relay_status_rank(status) DESC, attempts DESC"
+    " ON CONFLICT (message_id, target) DO UPDATE SET"
+    " attempts = excluded.attempts, final_code = excluded.final_code,"
+    " final_reply = excluded.final_reply, tls = excluded.tls,"
+    " delivered_at = excluded.delivered_at, status = excluded.status"
+    " WHERE (spamlab.relay_status_rank(excluded.status), excluded.attempts) >"
+    " (spamlab.relay_status_rank(relay_decision.status),"
+    " relay_decision.attempts);";
 
 /* Is it time to send what is queued? Arms the flush timer when not yet. */
 static bool

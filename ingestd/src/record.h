@@ -50,6 +50,11 @@ struct msg_record
 	const char *auth_password;
 	const uint8_t *raw; /* the message as received, byte for byte */
 	size_t raw_len;
+	/*
+	 * The Received header the MTA persona would add (CRLF-terminated), or
+	 * NULL: prepended to a relayed copy only, never stored or encoded.
+	 */
+	const char *relay_header;
 };
 
 /* One SMTP command line and its reply. */

@@ -25,6 +25,8 @@
  *   BODY       2xx                           delivered; QUIT; QUIT
  *   QUIT       reply, close or timeout       FINISH delivered
  *   any        5xx                           FINISH permanent
+ *   BODY       timeout, error, EOF           FINISH permanent (the message
+ *                                            may have arrived: at most once)
  *   any        4xx, timeout, error, EOF      next host
  *
  * When the host list is exhausted the attempt has failed: the job waits
@@ -133,6 +135,7 @@ struct relay
 	socklen_t ns_len;
 	struct job *jobs;
 	size_t n_jobs;
+	relay_retry_fn retry;
 };
 
 static void host_next(struct job *j);
@@ -312,6 +315,12 @@ fail:
 	return NULL;
 }
 
+void
+relay_set_retry_cb(struct relay *r, relay_retry_fn fn)
+{
+	r->retry = fn;
+}
+
 size_t
 relay_pending(const struct relay *r)
 {
@@ -396,6 +405,8 @@ attempt_failed(struct job *j)
 		job_finish(j, false, false);
 		return;
 	}
+	if (j->relay->retry)
+		j->relay->retry(j->arg, &j->result);
 	ms = j->relay->cfg.backoff_ms;
 	for (unsigned i = 1; i < j->result.attempts && ms < UINT32_MAX / 2; i++)
 		ms *= 2;
@@ -812,6 +823,24 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			snprintf(why, sizeof(why), "connection error: %s",
 			         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		set_reply(j, 0, why);
+	}
+	if (j->state == JOB_BODY)
+	{
+		/*
+		 * The message (and its final dot) may have reached the server
+		 * before the reply was lost: a retry could deliver the probe twice.
+		 * At most once: this failure is final.
+		 */
+		char why[sizeof(j->result.reply)];
+
+		snprintf(why, sizeof(why),
+		         "%.200s after the message data; not retried, it may have "
+		         "been delivered",
+		         j->result.reply);
+		set_reply(j, 0, why);
+		session_close(j);
+		job_finish(j, false, true);
+		return;
 	}
 	session_fail_temp(j);
 }

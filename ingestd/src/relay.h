@@ -76,6 +76,14 @@ bool relay_submit(struct relay *r, const char *mail_from,
                   size_t raw_len, relay_done_fn done, void *arg)
     __attribute__((warn_unused_result));
 
+/*
+ * Optional: called from the loop after each failed attempt that will be
+ * retried, with the job's arg and the result so far (attempts, last
+ * reply).  done still runs once, at the end.
+ */
+typedef void (*relay_retry_fn)(void *arg, const struct relay_result *r);
+void relay_set_retry_cb(struct relay *r, relay_retry_fn fn);
+
 /* Deliveries queued, in progress or waiting for a retry. */
 size_t relay_pending(const struct relay *r);
 

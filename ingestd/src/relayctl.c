@@ -24,6 +24,9 @@ struct relayctl
 	struct relayctl_stats stats;
 	struct held *held; /* probes waiting for their message to be durable */
 	bool state_ok;     /* the caps' state file loaded (or none was set) */
+	bool killed;       /* relayctl_kill() */
+	struct relay *retired[4]; /* replaced clients finishing their jobs */
+	struct event_base *base;
 };
 
 /* One delivery in flight: what its record needs when it ends. */
@@ -203,6 +206,23 @@ relayctl_settings_finish(struct relayctl_settings *s, char *err, size_t errlen)
 	return true;
 }
 
+const char *
+relay_status_name(enum relay_status st)
+{
+	switch (st)
+	{
+		case RELAY_STATUS_SENDING:
+			return "sending";
+		case RELAY_STATUS_INTERRUPTED:
+			return "interrupted";
+		case RELAY_STATUS_FINAL:
+			break;
+	}
+	return "final";
+}
+
+static void delivery_retry(void *arg, const struct relay_result *r);
+
 static int64_t
 now_us(void)
 {
@@ -224,6 +244,7 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 		return NULL;
 	}
 	c->s = *s;
+	c->base = base;
 	c->record = record;
 	c->arg = arg;
 	c->s.relay.smarthost = c->s.smarthost[0] ? c->s.smarthost : NULL;
@@ -251,6 +272,7 @@ relayctl_new(struct event_base *base, const struct relayctl_settings *s,
 		c->relay = relay_new(base, &c->s.relay, err, errlen);
 		if (c->relay == NULL)
 			goto fail;
+		relay_set_retry_cb(c->relay, delivery_retry);
 	}
 	return c;
 fail:
@@ -267,13 +289,132 @@ relayctl_state_ok(const struct relayctl *c)
 void
 relayctl_kill(struct relayctl *c, bool on)
 {
+	c->killed = on;
 	relaycap_kill(c->caps, on);
 }
 
-size_t
-relayctl_pending(const struct relayctl *c)
+/* Free replaced clients whose last delivery ended (never from inside one
+ * of their callbacks: only from the daemon's calls into relayctl). */
+static void
+reap_retired(struct relayctl *c)
 {
-	return c->relay ? relay_pending(c->relay) : 0;
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		if (c->retired[i] && relay_pending(c->retired[i]) == 0)
+		{
+			relay_free(c->retired[i]);
+			c->retired[i] = NULL;
+		}
+}
+
+size_t
+relayctl_pending(struct relayctl *c)
+{
+	size_t n = c->relay ? relay_pending(c->relay) : 0;
+
+	reap_retired(c);
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		if (c->retired[i])
+			n += relay_pending(c->retired[i]);
+	return n;
+}
+
+/* Do two settings need different delivery clients? */
+static bool
+relay_settings_differ(const struct relayctl_settings *a,
+                      const struct relayctl_settings *b)
+{
+	struct relay_config x = a->relay, y = b->relay;
+
+	x.smarthost = x.resolver = x.helo_name = NULL;
+	y.smarthost = y.resolver = y.helo_name = NULL;
+	return strcmp(a->smarthost, b->smarthost) != 0 ||
+	       strcmp(a->resolver, b->resolver) != 0 ||
+	       strcmp(a->helo_name, b->helo_name) != 0 ||
+	       memcmp(&x, &y, sizeof(x)) != 0;
+}
+
+bool
+relayctl_reconfigure(struct relayctl *c, const struct relayctl_settings *s,
+                     char *err, size_t errlen)
+{
+	struct relayctl_settings n = *s;
+	struct probe_engine *probe = NULL;
+	struct relaycap *caps = NULL;
+	struct relay *relay = NULL;
+	bool new_probe, new_relay;
+	size_t slot = 0;
+	struct timeval tv;
+
+	reap_retired(c);
+	n.relay.smarthost = n.smarthost[0] ? n.smarthost : NULL;
+	n.relay.resolver = n.resolver[0] ? n.resolver : NULL;
+	n.relay.helo_name = n.helo_name[0] ? n.helo_name : NULL;
+	new_probe = memcmp(&n.probe, &c->s.probe, sizeof(n.probe)) != 0;
+	new_relay = n.caps.enabled &&
+	            (c->relay == NULL || relay_settings_differ(&n, &c->s));
+	if (new_probe && (probe = probe_engine_new(&n.probe)) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* the day's counts carry over: through the state file, as at a start */
+	caps = relaycap_new(&n.caps);
+	if (caps == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	gettimeofday(&tv, NULL);
+	if (n.state_file[0] && (!relaycap_save(c->caps, n.state_file) ||
+	                        !relaycap_load(caps, n.state_file, tv.tv_sec)))
+	{
+		snprintf(err, errlen, "cannot carry the day's counts over via %s",
+		         n.state_file);
+		goto fail;
+	}
+	if (new_relay && c->relay != NULL)
+	{
+		while (slot < sizeof(c->retired) / sizeof(c->retired[0]) &&
+		       c->retired[slot] != NULL)
+			slot++;
+		if (slot == sizeof(c->retired) / sizeof(c->retired[0]))
+		{
+			snprintf(err, errlen,
+			         "too many reloads while deliveries are running");
+			goto fail;
+		}
+	}
+	if (new_relay &&
+	    (relay = relay_new(c->base, &n.relay, err, errlen)) == NULL)
+		goto fail;
+
+	/* nothing can fail from here on */
+	if (probe)
+	{
+		probe_engine_free(c->probe);
+		c->probe = probe;
+	}
+	relaycap_free(c->caps);
+	c->caps = caps;
+	relaycap_kill(c->caps, c->killed);
+	if (relay)
+	{
+		if (c->relay && relay_pending(c->relay) > 0)
+			c->retired[slot] = c->relay; /* its jobs finish as they were */
+		else
+			relay_free(c->relay);
+		c->relay = relay;
+	}
+	c->s = n;
+	c->s.relay.smarthost = c->s.smarthost[0] ? c->s.smarthost : NULL;
+	c->s.relay.resolver = c->s.resolver[0] ? c->s.resolver : NULL;
+	c->s.relay.helo_name = c->s.helo_name[0] ? c->s.helo_name : NULL;
+	return true;
+fail:
+	probe_engine_free(probe);
+	relaycap_free(caps);
+	relay_free(relay);
+	return false;
 }
 
 void
@@ -354,11 +495,41 @@ delivery_done(void *arg, const struct relay_result *r)
 	pending_free(p);
 }
 
+/* An attempt failed and will be retried: the row's SENDING version with
+ * the attempts so far and the last reply. */
+static void
+delivery_retry(void *arg, const struct relay_result *r)
+{
+	struct pending *p = arg;
+	struct relayctl *c = p->ctl;
+	struct relay_decision_record d = {
+	    .message_id = p->message_id,
+	    .received_at = p->received_at,
+	    .decided_at = p->decided_at,
+	    .sensor = p->has_sensor ? p->sensor : NULL,
+	    .peer_ip = p->has_peer ? p->peer_ip : NULL,
+	    .rule = p->rule,
+	    .decision = "relay",
+	    .target = p->target,
+	    .rcpt = (const char *const *)p->rcpt,
+	    .n_rcpt = p->n_rcpt,
+	    .attempts = r->attempts,
+	    .final_code = r->code,
+	    .final_reply = r->reply,
+	    .tls = r->tls[0] ? r->tls : NULL,
+	    .status = RELAY_STATUS_SENDING,
+	};
+
+	if (c->record)
+		c->record(c->arg, &d);
+}
+
 /* Start one delivery of m to rcpt[0..n-1] (one domain, or all via the
  * smarthost); its record comes from delivery_done(). */
 static void
 deliver(struct relayctl *c, const struct msg_record *m, const char *rule,
-        const char *target, const char *const *rcpt, size_t n)
+        int64_t decided_at, const char *target, const char *const *rcpt,
+        size_t n)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
@@ -367,7 +538,7 @@ deliver(struct relayctl *c, const struct msg_record *m, const char *rule,
 	p->ctl = c;
 	p->message_id = m->id;
 	p->received_at = m->received_at;
-	p->decided_at = now_us();
+	p->decided_at = decided_at;
 	snprintf(p->rule, sizeof(p->rule), "%s", rule);
 	snprintf(p->target, sizeof(p->target), "%s", target);
 	if (m->sensor)
@@ -401,16 +572,54 @@ fail:
 }
 }
 
-/* Deliver m: all recipients via the smarthost, or one delivery per
- * recipient domain (MX). */
+/* What to do with each delivery of a probe (one per target). */
+enum plan_action
+{
+	PLAN_ANNOUNCE, /* record it as SENDING */
+	PLAN_DELIVER,  /* start it */
+};
+
+/* Announce the SENDING row of one delivery. */
 static void
-dispatch(struct relayctl *c, const struct msg_record *m, const char *rule)
+announce(struct relayctl *c, const struct msg_record *m, const char *rule,
+         int64_t decided_at, const char *target, const char *const *rcpt,
+         size_t n)
+{
+	struct relay_decision_record d = {
+	    .message_id = m->id,
+	    .received_at = m->received_at,
+	    .decided_at = decided_at,
+	    .sensor = m->sensor,
+	    .peer_ip = m->peer_ip,
+	    .rule = rule,
+	    .decision = "relay",
+	    .target = target,
+	    .rcpt = rcpt,
+	    .n_rcpt = n,
+	    .status = RELAY_STATUS_SENDING,
+	};
+
+	if (c->record)
+		c->record(c->arg, &d);
+}
+
+/*
+ * The deliveries of m: all recipients via the smarthost, or one per
+ * recipient domain (MX).  Announcing and delivering walk the same plan, so
+ * each delivery's final record completes the SENDING row announced for it.
+ */
+static void
+dispatch(struct relayctl *c, const struct msg_record *m, const char *rule,
+         int64_t decided_at, enum plan_action act)
 {
 	bool done[RELAYCAP_HARD_RCPT] = {false};
+	void (*fn)(struct relayctl *, const struct msg_record *, const char *,
+	           int64_t, const char *, const char *const *, size_t) =
+	    act == PLAN_ANNOUNCE ? announce : deliver;
 
 	if (c->s.relay.smarthost != NULL)
 	{
-		deliver(c, m, rule, c->s.smarthost, m->rcpt_to, m->n_rcpt);
+		fn(c, m, rule, decided_at, c->s.smarthost, m->rcpt_to, m->n_rcpt);
 		return;
 	}
 	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
@@ -428,7 +637,7 @@ dispatch(struct relayctl *c, const struct msg_record *m, const char *rule)
 				group[n++] = m->rcpt_to[k];
 				done[k] = true;
 			}
-		deliver(c, m, rule, d, group, n);
+		fn(c, m, rule, decided_at, d, group, n);
 	}
 }
 
@@ -455,8 +664,9 @@ judge_and_charge(struct relayctl *c, const struct msg_record *m,
 	if (!v->probe)
 		return false;
 	c->stats.probes++;
-	if (c->s.kill_file[0] && stat(c->s.kill_file, &st) == 0)
-		relaycap_kill(c->caps, true);
+	/* the kill file counts while it exists: removing it resumes */
+	if (c->s.kill_file[0])
+		relaycap_kill(c->caps, c->killed || stat(c->s.kill_file, &st) == 0);
 	cap = relaycap_charge(c->caps, m->received_at / 1000000, m->peer_ip,
 	                      m->rcpt_to, m->n_rcpt);
 	if (cap == RELAYCAP_OK && c->s.state_file[0] &&
@@ -478,7 +688,12 @@ relayctl_consider(struct relayctl *c, const struct msg_record *m,
 	struct probe_verdict v;
 
 	if (judge_and_charge(c, m, local_ip, &v))
-		dispatch(c, m, v.rule_name);
+	{
+		int64_t at = now_us();
+
+		dispatch(c, m, v.rule_name, at, PLAN_ANNOUNCE);
+		dispatch(c, m, v.rule_name, at, PLAN_DELIVER);
+	}
 	if (out)
 		*out = v;
 }
@@ -489,6 +704,7 @@ struct held
 	struct held *next;
 	struct msg_record m; /* pointers into the fields below */
 	char rule[PROBE_NAME_MAX];
+	int64_t decided_at;
 	char *sensor, *peer_ip, *mail_from;
 	char *rcpt[RELAYCAP_HARD_RCPT];
 	uint8_t *raw;
@@ -526,6 +742,7 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	struct probe_verdict v;
 	struct held *h;
 	bool ok = true;
+	size_t hlen;
 
 	if (!judge_and_charge(c, m, local_ip, &v))
 	{
@@ -548,16 +765,25 @@ relayctl_consider_held(struct relayctl *c, const struct msg_record *m,
 	for (size_t i = 0; i < m->n_rcpt && i < RELAYCAP_HARD_RCPT; i++)
 		h->rcpt[i] = dup_or_null(m->rcpt_to[i], &ok);
 	h->m.rcpt_to = (const char *const *)h->rcpt;
-	h->raw = malloc(m->raw_len ? m->raw_len : 1);
+	/* the copy for the next hop starts with the persona's Received
+	   header (the stored message stays as the client sent it) */
+	hlen = m->relay_header ? strlen(m->relay_header) : 0;
+	h->raw = malloc(hlen + m->raw_len + 1);
 	if (!ok || h->raw == NULL)
 	{
 		held_free(h);
 		goto oom;
 	}
-	memcpy(h->raw, m->raw, m->raw_len);
+	memcpy(h->raw, m->relay_header ? m->relay_header : "", hlen);
+	memcpy(h->raw + hlen, m->raw, m->raw_len);
 	h->m.raw = h->raw;
+	h->m.raw_len = hlen + m->raw_len;
+	h->m.relay_header = NULL;
 	h->next = c->held;
 	c->held = h;
+	/* the SENDING rows go into the spool with the message */
+	h->decided_at = now_us();
+	dispatch(c, &h->m, h->rule, h->decided_at, PLAN_ANNOUNCE);
 	return true;
 oom:
 {
@@ -595,7 +821,7 @@ relayctl_release(struct relayctl *c, const struct uuid7 *id, bool stored)
 		*pp = h->next;
 		/* a message that was never stored is never delivered */
 		if (stored)
-			dispatch(c, &h->m, h->rule);
+			dispatch(c, &h->m, h->rule, h->decided_at, PLAN_DELIVER);
 		held_free(h);
 	}
 }
@@ -613,6 +839,8 @@ relayctl_free(struct relayctl *c)
 		held_free(h);
 	}
 	relay_free(c->relay); /* cancelled deliveries report their records */
+	for (size_t i = 0; i < sizeof(c->retired) / sizeof(c->retired[0]); i++)
+		relay_free(c->retired[i]);
 	probe_engine_free(c->probe);
 	relaycap_free(c->caps);
 	free(c);

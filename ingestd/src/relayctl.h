@@ -58,6 +58,23 @@ bool relayctl_settings_finish(struct relayctl_settings *s, char *err,
  * false past the last. */
 bool relayctl_key(size_t i, const char **key, const char **dflt);
 
+/*
+ * Which version of a decision row a record is (sql/022_relay_status.sql):
+ * a delivery's row is first recorded as SENDING when the caps allow it,
+ * then as FINAL with the outcome; INTERRUPTED is written by the next start
+ * for a delivery the daemon did not see end.  Refusals are FINAL at once.
+ * Zero is FINAL, so a zeroed record is a final one.
+ */
+enum relay_status
+{
+	RELAY_STATUS_FINAL = 0,
+	RELAY_STATUS_SENDING,
+	RELAY_STATUS_INTERRUPTED,
+};
+
+/* "final", "sending", "interrupted". */
+const char *relay_status_name(enum relay_status st);
+
 /* One row of spamlab.relay_decision. */
 struct relay_decision_record
 {
@@ -77,6 +94,7 @@ struct relay_decision_record
 	const char *final_reply;
 	const char *tls;
 	int64_t delivered_at; /* 0 = NULL */
+	enum relay_status status;
 };
 
 typedef void (*relayctl_record_fn)(void *arg,
@@ -112,8 +130,21 @@ bool relayctl_state_ok(const struct relayctl *c);
 /* The kill switch (also on while relay.kill_file exists). */
 void relayctl_kill(struct relayctl *c, bool on);
 
-/* Deliveries in progress or waiting to retry. */
-size_t relayctl_pending(const struct relayctl *c);
+/* Deliveries in progress or waiting to retry (also frees clients that a
+ * reconfiguration replaced once their last delivery ended). */
+size_t relayctl_pending(struct relayctl *c);
+
+/*
+ * New settings, in place (SIGHUP): the rules (their memories restart only
+ * if the rules, trap names or memory sizes changed), the caps with the
+ * day's counts carried over through the state file, the kill file, and a
+ * new delivery client if any delivery setting changed (deliveries already
+ * running finish with the old one).  False with a message in err: nothing
+ * changed.  With caps.enabled off, probes are refused as "disabled".
+ */
+bool relayctl_reconfigure(struct relayctl *c, const struct relayctl_settings *s,
+                          char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Counters for /metrics. */
 struct relayctl_stats

@@ -47,6 +47,7 @@ relayrec_encode(struct copybuf *b, const struct relay_decision_record *d)
 		copybin_timestamptz(b, d->delivered_at);
 	else
 		copybin_null(b);
+	copybin_cstr(b, relay_status_name(d->status));
 	return !b->oom;
 }
 

@@ -232,19 +232,34 @@ session_record_auth(struct session *s, const char *mech, const char *user,
 
 /* ---- replies ---- */
 
+/* Plain sessions start with writing off (see session_start): turn it on
+ * before anything is buffered for the bufferevent to write. */
+static void
+session_enable_write(struct session *s)
+{
+	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
+		bufferevent_enable(s->bev, EV_WRITE);
+}
+
 /*
- * Queue reply bytes.  A positive reply (2xx, 3xx) on a plain connection
- * with nothing queued goes straight to the socket: a bufferevent write
- * would arm EPOLLOUT, wait for the next loop pass, write, then disarm it
- * (two epoll_ctl calls and a wake-up for every reply of every message).
- * What the kernel does not take, error replies (which may precede a close
- * with unread input, whose timing clients see) and everything on TLS go
- * through the bufferevent as before, so ordering, the output bound
- * (session_buffer_max) and error reporting are unchanged.
+ * Queue reply bytes: behind a running persona delay, or to the client.  A
+ * positive reply (2xx, 3xx) on a plain connection with nothing queued goes
+ * straight to the socket: a bufferevent write would arm EPOLLOUT, wait for
+ * the next loop pass, write, then disarm it (two epoll_ctl calls and a
+ * wake-up for every reply of every message).  What the kernel does not
+ * take, error replies (which may precede a close with unread input, whose
+ * timing clients see) and everything on TLS go through the bufferevent as
+ * before, so ordering, the output bound (session_buffer_max) and error
+ * reporting are unchanged.
  */
 static void
-session_send(struct session *s, int code, const char *p, size_t n)
+session_write(struct session *s, int code, const char *p, size_t n)
 {
+	if (s->delaying)
+	{
+		evbuffer_add(s->held_out, p, n);
+		return;
+	}
 	if (code >= 200 && code < 400 && !s->implicit_tls &&
 	    !bufferevent_get_underlying(s->bev) &&
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -261,9 +276,7 @@ session_send(struct session *s, int code, const char *p, size_t n)
 	}
 	if (!n)
 		return;
-	/* plain sessions start with writing off (see session_start) */
-	if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
-		bufferevent_enable(s->bev, EV_WRITE);
+	session_enable_write(s);
 	bufferevent_write(s->bev, p, n);
 }
 
@@ -295,7 +308,7 @@ session_reply(struct session *s, int code, const char *fmt, ...)
 	line[n++] = '\r';
 	line[n++] = '\n';
 	/* "334 " with an empty challenge must stay "334 " */
-	session_send(s, code, line, (size_t)n);
+	session_write(s, code, line, (size_t)n);
 	session_note_reply(s, code);
 }
 
@@ -304,8 +317,49 @@ session_reply_raw(struct session *s, int code, const char *text)
 {
 	if (s->conn_dead)
 		return;
-	session_send(s, code, text, strlen(text));
+	session_write(s, code, text, strlen(text));
 	session_note_reply(s, code);
+}
+
+static void session_finish_close(struct session *s);
+
+/* The persona's delay is over: send what waited, read on. */
+static void
+session_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	s->delaying = false;
+	if (s->conn_dead)
+		evbuffer_drain(s->held_out, evbuffer_get_length(s->held_out));
+	else
+	{
+		session_enable_write(s);
+		bufferevent_write_buffer(s->bev, s->held_out);
+	}
+	if (s->state == SESSION_STATE_CLOSING)
+	{
+		session_finish_close(s);
+		return;
+	}
+	/* commands that arrived meanwhile (pipelining) */
+	event_active(s->resume_ev, 0, 0);
+}
+
+void
+session_delay(struct session *s, unsigned ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	if (ms == 0 || s->delaying || s->conn_dead)
+		return;
+	if (!s->delay_ev &&
+	    !(s->delay_ev = evtimer_new(g_daemon.base, session_delay_cb, s)))
+		return;
+	if (!s->held_out && !(s->held_out = evbuffer_new()))
+		return;
+	if (evtimer_add(s->delay_ev, &tv) == 0)
+		s->delaying = true;
 }
 
 /* ---- state ---- */
@@ -376,8 +430,7 @@ session_enter_state(struct session *s, enum session_state st)
 	if (g_daemon.draining &&
 	    (st == SESSION_STATE_READY || st == SESSION_STATE_GREETED))
 	{
-		session_reply(s, 421, "4.3.2 %s Service shutting down",
-		              g_daemon.hostname);
+		smtp_reply(s, PERSONA_SHUTDOWN, NULL);
 		session_close(s, "shutdown");
 		return;
 	}
@@ -542,7 +595,10 @@ session_read_bdat(struct session *s, struct evbuffer *in)
 		if (s->too_big && !s->bdat_last)
 		{
 			/* swallow the rest of the chunks; report at LAST */
-			session_reply(s, 250, "2.0.0 Ok: discarding");
+			char num[32];
+
+			snprintf(num, sizeof(num), "%lld", (long long)s->bdat_chunk);
+			smtp_reply(s, PERSONA_BDAT_OK, num);
 			session_enter_state(s, SESSION_STATE_RCPT);
 		}
 		else if (s->too_big)
@@ -563,7 +619,7 @@ session_line_too_long(struct session *s)
 	log_event(LOG_INFO, s->sid, "limit", "limit=line_length max=%lld",
 	          (long long)g_daemon.cfg.max_line_length);
 	session_record_command(s, "(line too long)", 15);
-	session_reply(s, 500, "5.5.2 Error: line too long");
+	smtp_reply(s, PERSONA_LINE_TOO_LONG, NULL);
 	if (s->state == SESSION_STATE_AUTH)
 	{
 		s->auth_step = AUTH_STEP_NONE;
@@ -586,7 +642,7 @@ session_process(struct session *s)
 		struct evbuffer_ptr eol;
 		size_t eol_len = 0, avail, len;
 
-		if (s->paused || s->out_blocked)
+		if (s->paused || s->out_blocked || s->delaying)
 			return;
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 		    (size_t)g_daemon.cfg.session_buffer_max)
@@ -650,8 +706,7 @@ session_process(struct session *s)
 
 			if (!nb)
 			{
-				session_reply(s, 421, "4.3.0 %s Error: out of memory",
-				              g_daemon.hostname);
+				smtp_reply(s, PERSONA_NO_STORAGE, NULL);
 				session_close(s, "error");
 				return;
 			}
@@ -664,6 +719,7 @@ session_process(struct session *s)
 			len--;
 		line_buf[len] = '\0';
 		ncmd++;
+		s->pipelined = evbuffer_get_length(in) > 0;
 		smtp_handle_line(s, line_buf, len);
 		if (state_reads_commands(s->state))
 			s->deadline =
@@ -682,6 +738,8 @@ session_output_pending(struct session *s)
 
 	if (under)
 		n += evbuffer_get_length(bufferevent_get_output(under));
+	if (s->held_out)
+		n += evbuffer_get_length(s->held_out);
 	return n;
 }
 
@@ -691,8 +749,8 @@ session_finish_close(struct session *s)
 {
 	static const struct timeval retry = {0, 20000};
 
-	if (s->spool_wait)
-		return;
+	if (s->spool_wait || s->delaying)
+		return; /* the spool callback or the delay timer comes back */
 	if (s->conn_dead || session_output_pending(s) == 0)
 	{
 		session_free(s);
@@ -854,16 +912,15 @@ session_start_tls(struct session *s)
 /* ---- start and end ---- */
 
 static void
-session_refuse(evutil_socket_t fd, const char *why, const char *text,
+session_refuse(evutil_socket_t fd, const char *why, enum persona_reply r,
                enum metric_counter m, const char *ip)
 {
-	char line[300];
-	int n = snprintf(line, sizeof(line), "421 4.7.0 %s %s\r\n",
-	                 g_daemon.hostname, text);
+	char line[512];
+	size_t n = smtp_refusal(r, ip, line, sizeof(line));
 
 	METRIC_INC(m);
 	log_event(LOG_INFO, NULL, "refused", "reason=%s peer=%s", why, ip);
-	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (n && send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		log_event(LOG_DEBUG, NULL, "refuse_send_failed", "peer=%s", ip);
 	evutil_closesocket(fd);
 }
@@ -894,13 +951,13 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	if (g_daemon.draining)
 	{
-		session_refuse(fd, "draining", "Service shutting down",
-		               M_REFUSED_DRAINING, ip);
+		session_refuse(fd, "draining", PERSONA_SHUTDOWN, M_REFUSED_DRAINING,
+		               ip);
 		return false;
 	}
 	if (g_daemon.n_sessions >= g_daemon.cfg.max_sessions)
 	{
-		session_refuse(fd, "max_sessions", "Error: too many connections",
+		session_refuse(fd, "max_sessions", PERSONA_TOO_MANY_CONNECTIONS,
 		               M_REFUSED_MAX_SESSIONS, ip);
 		return false;
 	}
@@ -912,8 +969,7 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	if (peer->n >= g_daemon.cfg.max_sessions_per_ip)
 	{
-		session_refuse(fd, "max_sessions_per_ip",
-		               "Error: too many connections from your address",
+		session_refuse(fd, "max_sessions_per_ip", PERSONA_TOO_MANY_FROM_IP,
 		               M_REFUSED_MAX_SESSIONS_PER_IP, ip);
 		return false;
 	}
@@ -957,7 +1013,7 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 	}
 	fd = -1; /* the bufferevent owns it now */
 	session_set_callbacks(s);
-	/* plain: writing is turned on by session_send() when a reply has to
+	/* plain: writing is turned on by session_write() when a reply has to
 	 * be buffered (most never are); on with nothing queued it would arm
 	 * EPOLLOUT, wake up once and disarm it for every connection */
 	if (implicit_tls)
@@ -1096,6 +1152,10 @@ session_free(struct session *s)
 	peer_put(s->peer);
 	bufferevent_free(s->bev);
 	event_free(s->resume_ev);
+	if (s->delay_ev)
+		event_free(s->delay_ev);
+	if (s->held_out)
+		evbuffer_free(s->held_out);
 	for (size_t i = 0; i < s->n_cmds; i++)
 		free((char *)s->cmds[i].text);
 	free(s->cmds);
@@ -1133,8 +1193,7 @@ session_janitor(int64_t now)
 		}
 		if (g_daemon.draining)
 		{
-			session_reply(s, 421, "4.3.2 %s Service shutting down",
-			              g_daemon.hostname);
+			smtp_reply(s, PERSONA_SHUTDOWN, NULL);
 			session_close(s, "shutdown");
 			continue;
 		}
@@ -1146,8 +1205,7 @@ session_janitor(int64_t now)
 		          state_reads_data(s->state) ? "data_timeout"
 		                                     : "command_timeout",
 		          state_names[s->state]);
-		session_reply(s, 421, "4.4.2 %s Error: timeout exceeded",
-		              g_daemon.hostname);
+		smtp_reply(s, PERSONA_TIMEOUT, NULL);
 		session_close(s, "timeout");
 	}
 }
@@ -1164,8 +1222,7 @@ session_drain_all(int64_t deadline)
 		     s->state == SESSION_STATE_GREETED) &&
 		    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0)
 		{
-			session_reply(s, 421, "4.3.2 %s Service shutting down",
-			              g_daemon.hostname);
+			smtp_reply(s, PERSONA_SHUTDOWN, NULL);
 			session_close(s, "shutdown");
 		}
 		else if (s->state != SESSION_STATE_CLOSING &&

@@ -16,6 +16,7 @@
 
 struct bufferevent;
 struct evbuffer;
+struct event;
 
 /* Named states (see docs/ingestd.md for the state/event/action table). */
 enum session_state
@@ -82,12 +83,20 @@ struct session
 	struct dotstuff ds;
 	bool too_big;
 	int64_t bdat_remaining;
+	int64_t bdat_chunk; /* the size the current BDAT announced */
 	bool bdat_last;
 	bool bdat_failed;   /* a chunk arrived out of order: swallow, then 503 */
 	int64_t held_bytes; /* counted in g_daemon.inflight_bytes */
 	size_t msg_bytes;   /* size of the message being spooled */
 	struct uuid7 msg_id;
 	char msg_sid[UUID7_STRLEN + 1];
+	char msg_qid[64]; /* the persona's queue id in the 250 reply */
+
+	/* the persona's delays: replies wait in held_out until delay_ev */
+	struct event *delay_ev;
+	struct evbuffer *held_out;
+	bool delaying;  /* no command is read meanwhile (replies stay in order) */
+	bool pipelined; /* more input follows the command being handled */
 
 	/* AUTH */
 	enum auth_step auth_step;
@@ -119,6 +128,14 @@ void session_reply(struct session *s, int code, const char *fmt, ...)
 
 /* Queue raw reply text (multi-line replies); records code like above. */
 void session_reply_raw(struct session *s, int code, const char *text);
+
+/*
+ * Hold the replies that follow for ms milliseconds (a libevent timer, the
+ * loop goes on): until then they wait in order and no further command is
+ * read, so pipelined commands are still answered in order.  A delay asked
+ * for while one runs is ignored.
+ */
+void session_delay(struct session *s, unsigned ms);
 
 /* Record a command line (AUTH secrets are recorded as given). */
 void session_record_command(struct session *s, const char *line, size_t len);

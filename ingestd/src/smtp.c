@@ -4,14 +4,19 @@
  * whether it takes an argument, and the function that acts on it.  Every
  * state change goes through session_enter_state().
  *
- * Replies imitate Postfix, so to a prober this looks like a real,
- * carelessly configured MTA that relays anything.
+ * Every reply comes from the configured persona (persona.c: Postfix by
+ * default), so to a prober this looks like a real, carelessly configured
+ * MTA that relays anything; no text in this file is sent to a client.
+ * The persona's small delays (banner, replies, queue write) are libevent
+ * timers in session.c (session_delay()), never a blocking sleep.
  */
 #include "smtp.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -152,18 +157,19 @@ smtp_parse_mail_params(const char *p, size_t len, struct smtp_params *out,
 
 			if (!*val || *end || v < 0 || !isdigit((unsigned char)val[0]))
 			{
-				snprintf(err, errsz, "5.5.4 Bad message size syntax");
+				snprintf(err, errsz, "SIZE");
 				return 501;
 			}
 			out->size = v;
 		}
 		else if (klen == 4 && strncasecmp(p + start, "BODY", 4) == 0 && eq)
 		{
-			if (strcasecmp(val, "8BITMIME") == 0)
+			if (strcasecmp(val, "8BITMIME") == 0 ||
+			    strcasecmp(val, "BINARYMIME") == 0)
 				out->body_8bit = true;
 			else if (strcasecmp(val, "7BIT") != 0)
 			{
-				snprintf(err, errsz, "5.5.4 Unsupported BODY parameter");
+				snprintf(err, errsz, "BODY");
 				return 501;
 			}
 		}
@@ -171,10 +177,13 @@ smtp_parse_mail_params(const char *p, size_t len, struct smtp_params *out,
 			out->smtputf8 = true;
 		else if (klen == 4 && strncasecmp(p + start, "AUTH", 4) == 0 && eq)
 			; /* RFC 4954 AUTH=<>: accepted and ignored */
+		else if (eq && ((klen == 3 && strncasecmp(p + start, "RET", 3) == 0) ||
+		                (klen == 5 && strncasecmp(p + start, "ENVID", 5) == 0)))
+			; /* RFC 3461 DSN, which personas advertise: ignored */
 		else
 		{
-			snprintf(err, errsz, "5.5.4 Unsupported option: %.*s",
-			         (int)(klen > 40 ? 40 : klen), p + start);
+			snprintf(err, errsz, "%.*s", (int)(klen > 40 ? 40 : klen),
+			         p + start);
 			return 555;
 		}
 		while (i < len && p[i] == ' ')
@@ -254,23 +263,18 @@ smtp_error(struct session *s)
 		METRIC_INC(M_LIMIT_ERRORS);
 		log_event(LOG_INFO, s->sid, "limit", "limit=errors errors=%d",
 		          s->errors);
-		session_reply(s, 421, "4.7.0 %s Error: too many errors",
-		              smtp_hostname());
+		smtp_reply(s, PERSONA_TOO_MANY_ERRORS, NULL);
 		session_close(s, "errors");
 	}
 }
 
-/*
- * The configured persona, or NULL for the default (postfix): its replies
- * are the inline texts in this file, which existing clients and tests pin,
- * so the default behaves exactly as before the persona setting existed.
- */
+/* The configured persona (config_validate() made sure it exists). */
 static const struct persona *
 smtp_persona(void)
 {
 	const struct persona *p = persona_find(g_daemon.cfg.persona);
 
-	return p && strcmp(p->name, "postfix") != 0 ? p : NULL;
+	return p ? p : persona_all[0];
 }
 
 /* Copy a client-supplied string for a reply: bounded, no control bytes. */
@@ -285,10 +289,11 @@ smtp_reply_safe(const char *in, char *out, size_t outlen)
 	return out;
 }
 
-/* The template values for a persona reply in this session. */
+/* The template values for a persona reply in this session (s may be a
+ * blank session: a refusal before the session exists). */
 static void
-smtp_persona_vars(struct session *s, struct persona_vars *v, const char *arg,
-                  char *helo, char *argbuf, size_t buflen)
+smtp_persona_vars(const struct session *s, struct persona_vars *v,
+                  const char *arg, char *helo, char *argbuf, size_t buflen)
 {
 	memset(v, 0, sizeof(*v));
 	v->host = smtp_hostname();
@@ -297,34 +302,37 @@ smtp_persona_vars(struct session *s, struct persona_vars *v, const char *arg,
 	v->arg = smtp_reply_safe(arg, argbuf, buflen);
 	v->mail_from = s->mail_from;
 	v->rcpt = s->n_rcpt ? s->rcpt[0] : NULL;
+	v->n_rcpt = s->n_rcpt;
+	v->banner = g_daemon.cfg.banner;
+	v->tls = s->tls_desc;
+	v->esmtp = s->esmtp;
+	v->auth = s->auth_user != NULL;
 	v->now = time(NULL);
 	v->max_size = (size_t)g_daemon.cfg.max_message_size;
 }
 
 /*
- * Send reply r of the configured persona (multi-line texts become "code-"
- * continuation lines with CRLF).  False when the default persona is on, so
- * the caller sends its inline text instead.
+ * Expand reply r into CRLF-terminated lines (multi-line texts become
+ * "code-" continuations); the reply code, or 0 when the table row is bad
+ * (the unit test expands every row of every persona, so never in practice).
  */
-static bool
-smtp_persona_reply(struct session *s, enum persona_reply r, const char *arg,
-                   const char *queue_id, const char *message_id)
+static int
+smtp_persona_text(const struct session *s, enum persona_reply r,
+                  const char *arg, const char *queue_id, const char *message_id,
+                  char *out, size_t outlen)
 {
-	const struct persona *p = smtp_persona();
 	struct persona_vars v;
-	char helo[256], argbuf[256], text[2048], out[2304];
+	char helo[256], argbuf[256], text[2048];
 	size_t n, o = 0;
 
-	if (!p)
-		return false;
 	smtp_persona_vars(s, &v, arg, helo, argbuf, sizeof(helo));
 	v.queue_id = queue_id;
 	v.message_id = message_id;
-	n = persona_format(p, r, &v, text, sizeof(text));
+	n = persona_format(smtp_persona(), r, &v, text, sizeof(text));
 	if (n < 4 || !isdigit((unsigned char)text[0]) ||
 	    !isdigit((unsigned char)text[1]) || !isdigit((unsigned char)text[2]))
-		return false; /* a bad table row: fall back to the inline text */
-	for (size_t i = 0; i < n && o + 5 < sizeof(out); i++)
+		return 0;
+	for (size_t i = 0; i < n && o + 5 < outlen; i++)
 	{
 		if (text[i] == '\n')
 			out[o++] = '\r';
@@ -333,57 +341,75 @@ smtp_persona_reply(struct session *s, enum persona_reply r, const char *arg,
 	out[o++] = '\r';
 	out[o++] = '\n';
 	out[o] = '\0';
-	session_reply_raw(
-	    s, (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'), out);
-	return true;
+	return (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+}
+
+/* Send reply r of the persona, with a queue id and Message-ID. */
+static void
+smtp_reply_queued(struct session *s, enum persona_reply r, const char *arg,
+                  const char *queue_id, const char *message_id)
+{
+	char out[2304];
+	int code =
+	    smtp_persona_text(s, r, arg, queue_id, message_id, out, sizeof(out));
+
+	if (code == 0)
+	{
+		log_event(LOG_ERROR, s->sid, "persona_bad_reply", "persona=%s reply=%d",
+		          smtp_persona()->name, (int)r);
+		code = 451;
+		snprintf(out, sizeof(out), "451 \r\n");
+	}
+	session_reply_raw(s, code, out);
+}
+
+void
+smtp_reply(struct session *s, enum persona_reply r, const char *arg)
+{
+	smtp_reply_queued(s, r, arg, NULL, NULL);
+}
+
+size_t
+smtp_refusal(enum persona_reply r, const char *ip, char *out, size_t outlen)
+{
+	static struct session blank;
+
+	snprintf(blank.peer_ip, sizeof(blank.peer_ip), "%s", ip);
+	if (smtp_persona_text(&blank, r, NULL, NULL, NULL, out, outlen) == 0)
+		return 0;
+	return strlen(out);
+}
+
+void
+smtp_delay(struct session *s, enum persona_delay kind)
+{
+	double scale;
+	unsigned ms;
+
+	if (!persona_delay_parse(g_daemon.cfg.persona_delay, &scale) || scale <= 0)
+		return;
+	ms = persona_delay_ms(smtp_persona(), kind, scale);
+	if (ms)
+		session_delay(s, ms);
 }
 
 void
 smtp_greet(struct session *s)
 {
-	if (!smtp_persona_reply(s, PERSONA_BANNER, NULL, NULL, NULL))
-		session_reply(s, 220, "%s %s", smtp_hostname(), g_daemon.cfg.banner);
+	/* a real MTA looks the client up in the DNS before its banner */
+	smtp_delay(s, PERSONA_DELAY_BANNER);
+	smtp_reply(s, PERSONA_BANNER, NULL);
 	session_enter_state(s, SESSION_STATE_GREETED);
 }
 
 /* ---- command actions ---- */
 
-/*
- * Drop keyword kw's line from a persona's EHLO reply (a feature switched
- * off, such as CHUNKING); when it was the last line, the one before it
- * becomes the last ("250 ").
- */
-static void
-smtp_ehlo_drop(char *text, const char *kw)
-{
-	char pat[64];
-	size_t n = (size_t)snprintf(pat, sizeof(pat), "250-%s\r\n", kw);
-	size_t len = strlen(text);
-	char *p;
-
-	if (n >= sizeof(pat))
-		return;
-	if ((p = strstr(text, pat)))
-	{
-		memmove(p, p + n, strlen(p + n) + 1);
-		return;
-	}
-	pat[3] = ' ';
-	if (len > n && strcmp(text + len - n, pat) == 0 &&
-	    text[len - n - 1] == '\n')
-	{
-		text[len - n] = '\0';
-		for (p = text + len - n - 1; p > text && p[-1] != '\n'; p--)
-			;
-		if (strlen(p) > 3)
-			p[3] = ' ';
-	}
-}
-
 static void
 act_helo(struct session *s, const struct smtp_command *c)
 {
-	char line[512];
+	struct persona_vars v;
+	char helo[256], argbuf[256], text[4096];
+	unsigned flags = 0;
 
 	free(s->helo);
 	s->helo = session_strdup_wire(c->arg, c->arg_len);
@@ -391,71 +417,23 @@ act_helo(struct session *s, const struct smtp_command *c)
 	session_reset_transaction(s);
 	if (!s->esmtp)
 	{
-		if (!smtp_persona_reply(s, PERSONA_HELO, NULL, NULL, NULL))
-			session_reply(s, 250, "%s", smtp_hostname());
+		smtp_reply(s, PERSONA_HELO, NULL);
 		session_enter_state(s, SESSION_STATE_READY);
 		return;
 	}
-	if (smtp_persona())
-	{
-		struct persona_vars v;
-		char helo[256], argbuf[256], text[4096];
-
-		smtp_persona_vars(s, &v, NULL, helo, argbuf, sizeof(helo));
-		if (persona_ehlo(smtp_persona(), &v,
-		                 g_daemon.cfg.starttls && g_daemon.ssl_ctx &&
-		                     !s->tls_active,
-		                 text, sizeof(text)) > 0)
-		{
-			if (!g_daemon.cfg.chunking)
-				smtp_ehlo_drop(text, "CHUNKING");
-			session_reply_raw(s, 250, text);
-			session_enter_state(s, SESSION_STATE_READY);
-			return;
-		}
-	}
-	{
-		struct evbuffer *b = evbuffer_new();
-		size_t len;
-		char *text;
-
-		if (!b)
-		{
-			session_reply(s, 421, "4.3.0 %s Error: out of memory",
-			              smtp_hostname());
-			session_close(s, "error");
-			return;
-		}
-		evbuffer_add_printf(b,
-		                    "250-%s\r\n250-PIPELINING\r\n250-SIZE %lld\r\n"
-		                    "250-VRFY\r\n250-ETRN\r\n",
-		                    smtp_hostname(),
-		                    (long long)g_daemon.cfg.max_message_size);
-		if (g_daemon.cfg.starttls && g_daemon.ssl_ctx && !s->tls_active)
-			evbuffer_add_printf(b, "250-STARTTLS\r\n");
-		if (g_daemon.cfg.auth)
-			evbuffer_add_printf(b, "250-AUTH PLAIN LOGIN\r\n"
-			                       "250-AUTH=PLAIN LOGIN\r\n");
-		evbuffer_add_printf(b, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n");
-		if (g_daemon.cfg.chunking)
-			evbuffer_add_printf(b, "250-CHUNKING\r\n");
-		evbuffer_add_printf(b, "250 SMTPUTF8\r\n");
-		len = evbuffer_get_length(b);
-		text = (char *)evbuffer_pullup(b, -1);
-		if (len < sizeof(line) * 2 && text)
-		{
-			char *copy = malloc(len + 1);
-
-			if (copy)
-			{
-				memcpy(copy, text, len);
-				copy[len] = '\0';
-				session_reply_raw(s, 250, copy);
-				free(copy);
-			}
-		}
-		evbuffer_free(b);
-	}
+	if (g_daemon.cfg.starttls && g_daemon.ssl_ctx && !s->tls_active)
+		flags |= PERSONA_EHLO_STARTTLS;
+	if (g_daemon.cfg.auth)
+		flags |= PERSONA_EHLO_AUTH;
+	if (s->tls_active)
+		flags |= PERSONA_EHLO_TLS;
+	if (g_daemon.cfg.chunking)
+		flags |= PERSONA_EHLO_CHUNKING;
+	smtp_persona_vars(s, &v, NULL, helo, argbuf, sizeof(helo));
+	if (persona_ehlo(smtp_persona(), &v, flags, text, sizeof(text)) > 0)
+		session_reply_raw(s, 250, text);
+	else
+		smtp_reply(s, PERSONA_HELO, NULL); /* a bad table: never */
 	session_enter_state(s, SESSION_STATE_READY);
 }
 
@@ -470,7 +448,7 @@ act_mail(struct session *s, const struct smtp_command *c)
 	if (!smtp_parse_path(c->arg, c->arg_len, "FROM:", addr, sizeof(addr),
 	                     &poff))
 	{
-		session_reply(s, 501, "5.5.4 Syntax: MAIL FROM:<address>");
+		smtp_reply(s, PERSONA_SYNTAX_MAIL, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -478,7 +456,8 @@ act_mail(struct session *s, const struct smtp_command *c)
 	                              err, sizeof(err));
 	if (code)
 	{
-		session_reply(s, code, "%s", err);
+		smtp_reply(
+		    s, code == 501 ? PERSONA_PARAM_SYNTAX : PERSONA_PARAM_UNKNOWN, err);
 		smtp_error(s);
 		return;
 	}
@@ -489,14 +468,12 @@ act_mail(struct session *s, const struct smtp_command *c)
 		          "limit=message_size declared=%lld max=%lld",
 		          (long long)params.size,
 		          (long long)g_daemon.cfg.max_message_size);
-		if (!smtp_persona_reply(s, PERSONA_TOO_BIG, NULL, NULL, NULL))
-			session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
+		smtp_reply(s, PERSONA_TOO_BIG, NULL);
 		return;
 	}
 	s->mail_from = strdup(addr);
 	s->smtputf8 = params.smtputf8;
-	if (!smtp_persona_reply(s, PERSONA_MAIL_OK, addr, NULL, NULL))
-		session_reply(s, 250, "2.1.0 Ok");
+	smtp_reply(s, PERSONA_MAIL_OK, addr);
 	session_enter_state(s, SESSION_STATE_MAIL);
 }
 
@@ -510,7 +487,7 @@ act_rcpt(struct session *s, const struct smtp_command *c)
 	                     &poff) ||
 	    !*addr)
 	{
-		session_reply(s, 501, "5.5.4 Syntax: RCPT TO:<address>");
+		smtp_reply(s, PERSONA_SYNTAX_RCPT, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -519,7 +496,7 @@ act_rcpt(struct session *s, const struct smtp_command *c)
 		METRIC_INC(M_LIMIT_RECIPIENTS);
 		log_event(LOG_INFO, s->sid, "limit", "limit=recipients max=%lld",
 		          (long long)g_daemon.cfg.max_recipients);
-		session_reply(s, 452, "4.5.3 Error: too many recipients");
+		smtp_reply(s, PERSONA_TOO_MANY_RCPT, NULL);
 		return;
 	}
 	if (s->n_rcpt == s->cap_rcpt)
@@ -529,7 +506,7 @@ act_rcpt(struct session *s, const struct smtp_command *c)
 
 		if (!r)
 		{
-			session_reply(s, 452, "4.3.1 Error: insufficient system storage");
+			smtp_reply(s, PERSONA_NO_STORAGE, NULL);
 			return;
 		}
 		s->rcpt = r;
@@ -537,13 +514,12 @@ act_rcpt(struct session *s, const struct smtp_command *c)
 	}
 	if (!(s->rcpt[s->n_rcpt] = strdup(addr)))
 	{
-		session_reply(s, 452, "4.3.1 Error: insufficient system storage");
+		smtp_reply(s, PERSONA_NO_STORAGE, NULL);
 		return;
 	}
 	s->n_rcpt++;
 	METRIC_INC(M_RECIPIENTS);
-	if (!smtp_persona_reply(s, PERSONA_RCPT_OK, addr, NULL, NULL))
-		session_reply(s, 250, "2.1.5 Ok");
+	smtp_reply(s, PERSONA_RCPT_OK, addr);
 	session_enter_state(s, SESSION_STATE_RCPT);
 }
 
@@ -563,11 +539,10 @@ act_data(struct session *s, const struct smtp_command *c)
 {
 	if (!smtp_begin_message(s))
 	{
-		session_reply(s, 451, "4.3.0 Error: insufficient system storage");
+		smtp_reply(s, PERSONA_NO_STORAGE, NULL);
 		return;
 	}
-	if (!smtp_persona_reply(s, PERSONA_DATA, NULL, NULL, NULL))
-		session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+	smtp_reply(s, PERSONA_DATA, NULL);
 	session_enter_state(s, SESSION_STATE_DATA);
 }
 
@@ -589,7 +564,7 @@ act_bdat(struct session *s, const struct smtp_command *c)
 	if (!*buf || *end || n < 0 || !isdigit((unsigned char)buf[0]))
 	{
 		/* the chunk size is unknown: nothing can be skipped reliably */
-		session_reply(s, 501, "5.5.4 Syntax: BDAT count [LAST]");
+		smtp_reply(s, PERSONA_SYNTAX, "BDAT count [LAST]");
 		session_close(s, "protocol");
 		return;
 	}
@@ -601,12 +576,13 @@ act_bdat(struct session *s, const struct smtp_command *c)
 			last = true;
 		else
 		{
-			session_reply(s, 501, "5.5.4 Syntax: BDAT count [LAST]");
+			smtp_reply(s, PERSONA_SYNTAX, "BDAT count [LAST]");
 			session_close(s, "protocol");
 			return;
 		}
 	}
 	s->bdat_remaining = n;
+	s->bdat_chunk = n;
 	s->bdat_last = last;
 	/* a chunk out of sequence is read and thrown away (RFC 3030) */
 	s->bdat_failed =
@@ -621,8 +597,7 @@ static void
 act_rset(struct session *s, const struct smtp_command *c)
 {
 	session_reset_transaction(s);
-	if (!smtp_persona_reply(s, PERSONA_RSET, NULL, NULL, NULL))
-		session_reply(s, 250, "2.0.0 Ok");
+	smtp_reply(s, PERSONA_RSET, NULL);
 	session_enter_state(s, s->state == SESSION_STATE_GREETED
 	                           ? SESSION_STATE_GREETED
 	                           : SESSION_STATE_READY);
@@ -631,15 +606,13 @@ act_rset(struct session *s, const struct smtp_command *c)
 static void
 act_noop(struct session *s, const struct smtp_command *c)
 {
-	if (!smtp_persona_reply(s, PERSONA_NOOP, NULL, NULL, NULL))
-		session_reply(s, 250, "2.0.0 Ok");
+	smtp_reply(s, PERSONA_NOOP, NULL);
 }
 
 static void
 act_quit(struct session *s, const struct smtp_command *c)
 {
-	if (!smtp_persona_reply(s, PERSONA_QUIT, NULL, NULL, NULL))
-		session_reply(s, 221, "2.0.0 Bye");
+	smtp_reply(s, PERSONA_QUIT, NULL);
 	session_close(s, "quit");
 }
 
@@ -651,7 +624,7 @@ act_vrfy(struct session *s, const struct smtp_command *c)
 
 	if (c->arg_len == 0)
 	{
-		session_reply(s, 501, "5.5.4 Syntax: VRFY address");
+		smtp_reply(s, PERSONA_SYNTAX, "VRFY address");
 		smtp_error(s);
 		return;
 	}
@@ -660,50 +633,50 @@ act_vrfy(struct session *s, const struct smtp_command *c)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)addr[i] < 0x20)
 			addr[i] = '?';
-	if (!smtp_persona_reply(s, PERSONA_VRFY, addr, NULL, NULL))
-		session_reply(s, 252, "2.0.0 %s", addr);
+	smtp_reply(s, PERSONA_VRFY, addr);
 }
 
 static void
 act_expn(struct session *s, const struct smtp_command *c)
 {
-	if (!smtp_persona_reply(s, PERSONA_EXPN, NULL, NULL, NULL))
-		session_reply(s, 502, "5.5.1 Error: command not implemented");
+	smtp_reply(s, PERSONA_EXPN, NULL);
 }
 
 static void
 act_help(struct session *s, const struct smtp_command *c)
 {
-	if (smtp_persona_reply(s, PERSONA_HELP, NULL, NULL, NULL))
-		return;
-	session_reply(s, 214,
-	              "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
-	              "RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
+	smtp_reply(s, PERSONA_HELP, NULL);
 }
 
 static void
 act_starttls(struct session *s, const struct smtp_command *c)
 {
-	if (!g_daemon.cfg.starttls || !g_daemon.ssl_ctx)
+	if (!g_daemon.cfg.starttls)
 	{
-		session_reply(s, 502, "5.5.1 Error: command not implemented");
+		smtp_reply(s, PERSONA_NOT_IMPLEMENTED, "STARTTLS");
+		smtp_error(s);
+		return;
+	}
+	if (!g_daemon.ssl_ctx)
+	{
+		/* switched on, but there is no certificate */
+		smtp_reply(s, PERSONA_TLS_UNAVAILABLE, NULL);
 		smtp_error(s);
 		return;
 	}
 	if (s->tls_active)
 	{
-		session_reply(s, 554, "5.5.1 Error: TLS already active");
+		smtp_reply(s, PERSONA_TLS_ACTIVE, NULL);
 		smtp_error(s);
 		return;
 	}
 	if (c->arg_len)
 	{
-		session_reply(s, 501, "5.5.4 Syntax: STARTTLS");
+		smtp_reply(s, PERSONA_SYNTAX, "STARTTLS");
 		smtp_error(s);
 		return;
 	}
-	if (!smtp_persona_reply(s, PERSONA_STARTTLS, NULL, NULL, NULL))
-		session_reply(s, 220, "2.0.0 Ready to start TLS");
+	smtp_reply(s, PERSONA_STARTTLS, NULL);
 	if (!session_start_tls(s))
 		session_close(s, "tls_error");
 }
@@ -722,7 +695,7 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	    !(p2 = memchr(p1 + 1, 0, (size_t)(buf + n - (p1 + 1)))))
 	{
 		session_record_auth(s, "PLAIN", NULL, NULL, 501);
-		session_reply(s, 501, "5.5.2 Cannot decode response");
+		smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -734,7 +707,7 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	free(s->auth_pass);
 	s->auth_user = user;
 	s->auth_pass = pass;
-	session_reply(s, 235, "2.7.0 Authentication successful");
+	smtp_reply(s, PERSONA_AUTH_OK, NULL);
 }
 
 static void
@@ -744,13 +717,13 @@ act_auth(struct session *s, const struct smtp_command *c)
 
 	if (!g_daemon.cfg.auth)
 	{
-		session_reply(s, 502, "5.5.1 Error: command not implemented");
+		smtp_reply(s, PERSONA_AUTH_DISABLED, NULL);
 		smtp_error(s);
 		return;
 	}
 	if (s->auth_user)
 	{
-		session_reply(s, 503, "5.5.1 Error: already authenticated");
+		smtp_reply(s, PERSONA_AUTH_ALREADY, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -771,7 +744,7 @@ act_auth(struct session *s, const struct smtp_command *c)
 			return;
 		}
 		s->auth_step = AUTH_STEP_PLAIN;
-		session_reply(s, 334, " ");
+		smtp_reply(s, PERSONA_AUTH_PROMPT, NULL);
 		session_enter_state(s, SESSION_STATE_AUTH);
 		return;
 	}
@@ -786,18 +759,18 @@ act_auth(struct session *s, const struct smtp_command *c)
 			if (n < 0)
 			{
 				session_record_auth(s, "LOGIN", NULL, NULL, 501);
-				session_reply(s, 501, "5.5.2 Cannot decode response");
+				smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
 				smtp_error(s);
 				return;
 			}
 			s->auth_pending_user = session_strdup_wire((char *)buf, (size_t)n);
 			s->auth_step = AUTH_STEP_LOGIN_PASS;
-			session_reply(s, 334, "UGFzc3dvcmQ6");
+			smtp_reply(s, PERSONA_AUTH_PASS, NULL);
 		}
 		else
 		{
 			s->auth_step = AUTH_STEP_LOGIN_USER;
-			session_reply(s, 334, "VXNlcm5hbWU6");
+			smtp_reply(s, PERSONA_AUTH_USER, NULL);
 		}
 		session_enter_state(s, SESSION_STATE_AUTH);
 		return;
@@ -809,10 +782,8 @@ act_auth(struct session *s, const struct smtp_command *c)
 		memcpy(mech, c->arg, n);
 		mech[n] = '\0';
 		session_record_auth(s, mech, NULL, NULL, 535);
+		smtp_reply(s, PERSONA_AUTH_BAD_MECH, mech);
 	}
-	session_reply(s, 535,
-	              "5.7.8 Error: authentication failed: Invalid "
-	              "authentication mechanism");
 	smtp_error(s);
 }
 
@@ -832,7 +803,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 		                    s->auth_pending_user, NULL, 501);
 		free(s->auth_pending_user);
 		s->auth_pending_user = NULL;
-		session_reply(s, 501, "5.7.0 Authentication aborted");
+		smtp_reply(s, PERSONA_AUTH_ABORTED, NULL);
 		return;
 	}
 	if (step == AUTH_STEP_PLAIN)
@@ -846,7 +817,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 		session_record_auth(s, "LOGIN", s->auth_pending_user, NULL, 501);
 		free(s->auth_pending_user);
 		s->auth_pending_user = NULL;
-		session_reply(s, 501, "5.5.2 Cannot decode response");
+		smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -855,7 +826,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 		free(s->auth_pending_user);
 		s->auth_pending_user = session_strdup_wire((char *)buf, (size_t)n);
 		s->auth_step = AUTH_STEP_LOGIN_PASS;
-		session_reply(s, 334, "UGFzc3dvcmQ6");
+		smtp_reply(s, PERSONA_AUTH_PASS, NULL);
 		session_enter_state(s, SESSION_STATE_AUTH);
 		return;
 	}
@@ -865,7 +836,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 	s->auth_pending_user = NULL;
 	s->auth_pass = session_strdup_wire((char *)buf, (size_t)n);
 	session_record_auth(s, "LOGIN", s->auth_user, s->auth_pass, 235);
-	session_reply(s, 235, "2.7.0 Authentication successful");
+	smtp_reply(s, PERSONA_AUTH_OK, NULL);
 }
 
 /* ---- the command table ---- */
@@ -883,62 +854,57 @@ enum arg_rule
 struct smtp_cmd_def
 {
 	enum smtp_verb verb;
-	unsigned states;     /* check: where it is allowed */
-	const char *refusal; /* check: reply when it is not (503 ...) */
+	unsigned states; /* check: where it is allowed */
 	enum arg_rule arg;
-	const char *syntax; /* reply text for an argument error */
+	enum persona_reply syntax; /* check: the reply to an argument error */
+	const char *usage;         /* its %a: "VRFY address" */
 	void (*act)(struct session *s, const struct smtp_command *c);
 };
 
 static const struct smtp_cmd_def cmd_table[] = {
-    {SMTP_HELO, ST_ANY, NULL, ARG_REQUIRED, "Syntax: HELO hostname", act_helo},
-    {SMTP_EHLO, ST_ANY, NULL, ARG_REQUIRED, "Syntax: EHLO hostname", act_helo},
-    {SMTP_MAIL, ST(READY), NULL, ARG_REQUIRED,
-     "5.5.4 Syntax: MAIL FROM:<address>", act_mail},
-    {SMTP_RCPT, ST(MAIL) | ST(RCPT), "5.5.1 Error: need MAIL command",
-     ARG_REQUIRED, "5.5.4 Syntax: RCPT TO:<address>", act_rcpt},
-    {SMTP_DATA, ST(RCPT), NULL, ARG_NONE, "5.5.4 Syntax: DATA", act_data},
-    {SMTP_BDAT, ST_ANY, NULL, ARG_REQUIRED, "5.5.4 Syntax: BDAT count [LAST]",
+    {SMTP_HELO, ST_ANY, ARG_REQUIRED, PERSONA_SYNTAX_HELO, "HELO", act_helo},
+    {SMTP_EHLO, ST_ANY, ARG_REQUIRED, PERSONA_SYNTAX_HELO, "EHLO", act_helo},
+    {SMTP_MAIL, ST(READY), ARG_REQUIRED, PERSONA_SYNTAX_MAIL, NULL, act_mail},
+    {SMTP_RCPT, ST(MAIL) | ST(RCPT), ARG_REQUIRED, PERSONA_SYNTAX_RCPT, NULL,
+     act_rcpt},
+    {SMTP_DATA, ST(RCPT), ARG_NONE, PERSONA_SYNTAX, "DATA", act_data},
+    {SMTP_BDAT, ST_ANY, ARG_REQUIRED, PERSONA_SYNTAX, "BDAT count [LAST]",
      act_bdat},
-    {SMTP_RSET, ST_ANY, NULL, ARG_NONE, "5.5.4 Syntax: RSET", act_rset},
-    {SMTP_NOOP, ST_ANY, NULL, ARG_ANY, NULL, act_noop},
-    {SMTP_QUIT, ST_ANY, NULL, ARG_ANY, NULL, act_quit},
-    {SMTP_VRFY, ST_ANY, NULL, ARG_ANY, NULL, act_vrfy},
-    {SMTP_EXPN, ST_ANY, NULL, ARG_ANY, NULL, act_expn},
-    {SMTP_HELP, ST_ANY, NULL, ARG_ANY, NULL, act_help},
-    {SMTP_STARTTLS, ST(GREETED) | ST(READY), NULL, ARG_ANY, NULL, act_starttls},
-    {SMTP_AUTH, ST(READY), NULL, ARG_REQUIRED, "5.5.4 Syntax: AUTH mechanism",
+    {SMTP_RSET, ST_ANY, ARG_NONE, PERSONA_SYNTAX, "RSET", act_rset},
+    {SMTP_NOOP, ST_ANY, ARG_ANY, PERSONA_SYNTAX, NULL, act_noop},
+    {SMTP_QUIT, ST_ANY, ARG_ANY, PERSONA_SYNTAX, NULL, act_quit},
+    {SMTP_VRFY, ST_ANY, ARG_ANY, PERSONA_SYNTAX, NULL, act_vrfy},
+    {SMTP_EXPN, ST_ANY, ARG_ANY, PERSONA_SYNTAX, NULL, act_expn},
+    {SMTP_HELP, ST_ANY, ARG_ANY, PERSONA_SYNTAX, NULL, act_help},
+    {SMTP_STARTTLS, ST(GREETED) | ST(READY), ARG_ANY, PERSONA_SYNTAX, NULL,
+     act_starttls},
+    {SMTP_AUTH, ST(READY), ARG_REQUIRED, PERSONA_SYNTAX, "AUTH mechanism",
      act_auth},
 };
 
 /*
  * The check half for commands whose refusal depends on the state in a way
- * one string cannot say (Postfix's wording differs by situation).
+ * one reply cannot say (MTAs word each situation differently).
  */
 static void
 smtp_refuse_sequence(struct session *s, const struct smtp_cmd_def *d)
 {
+	enum persona_reply r = PERSONA_BAD_SEQUENCE;
+
 	METRIC_INC(M_BAD_SEQUENCE);
-	if (d->verb == SMTP_RCPT &&
-	    smtp_persona_reply(s, PERSONA_NEED_MAIL, NULL, NULL, NULL))
-		;
-	else if (d->refusal)
-		session_reply(s, 503, "%s", d->refusal);
+	if (d->verb == SMTP_RCPT)
+		r = PERSONA_NEED_MAIL;
 	else if (s->state == SESSION_STATE_GREETED)
-		session_reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
+		r = PERSONA_NEED_HELO;
 	else if (d->verb == SMTP_MAIL)
-		session_reply(s, 503, "5.5.1 Error: nested MAIL command");
-	else if (d->verb == SMTP_DATA &&
-	         smtp_persona_reply(s, PERSONA_NEED_RCPT, NULL, NULL, NULL))
-		;
+		r = PERSONA_NESTED_MAIL;
 	else if (d->verb == SMTP_DATA && s->state == SESSION_STATE_MAIL)
-		session_reply(s, 554, "5.5.1 Error: no valid recipients");
+		r = PERSONA_NO_VALID_RCPT;
 	else if (d->verb == SMTP_DATA)
-		session_reply(s, 503, "5.5.1 Error: need RCPT command");
+		r = PERSONA_NEED_RCPT;
 	else if (d->verb == SMTP_AUTH)
-		session_reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
-	else
-		session_reply(s, 503, "5.5.1 Error: bad sequence of commands");
+		r = PERSONA_AUTH_IN_MAIL;
+	smtp_reply(s, r, NULL);
 	smtp_error(s);
 }
 
@@ -956,6 +922,15 @@ smtp_handle_line(struct session *s, const char *line, size_t len)
 		return;
 	}
 	smtp_parse_command(line, len, &c);
+	/*
+	 * The persona's processing time, once per group of pipelined commands
+	 * (after its last one, as an MTA flushes its replies then), so that
+	 * pipelined commands are still handled back to back.  STARTTLS's 220
+	 * must precede the handshake at once (session_start_tls() swaps the
+	 * bufferevent).
+	 */
+	if (!s->pipelined && c.verb != SMTP_STARTTLS)
+		smtp_delay(s, PERSONA_DELAY_REPLY);
 	for (size_t i = 0; i < sizeof(cmd_table) / sizeof(cmd_table[0]); i++)
 	{
 		if (cmd_table[i].verb == c.verb)
@@ -977,8 +952,7 @@ smtp_handle_line(struct session *s, const char *line, size_t len)
 			vn++;
 		}
 		verb[vn] = '\0';
-		if (!smtp_persona_reply(s, PERSONA_UNKNOWN, verb, NULL, NULL))
-			session_reply(s, 502, "5.5.2 Error: command not recognized");
+		smtp_reply(s, PERSONA_UNKNOWN, verb);
 		smtp_error(s);
 		return;
 	}
@@ -987,7 +961,7 @@ smtp_handle_line(struct session *s, const char *line, size_t len)
 	    (d->arg == ARG_REQUIRED && !c.arg_len))
 	{
 		METRIC_INC(M_BAD_COMMANDS);
-		session_reply(s, 501, "%s", d->syntax);
+		smtp_reply(s, d->syntax, d->usage ? d->usage : verb_names[d->verb]);
 		smtp_error(s);
 		return;
 	}
@@ -1022,30 +996,77 @@ smtp_spooled(void *arg, bool ok)
 	}
 	if (ok)
 	{
-		const struct persona *p = smtp_persona();
+		/* the queue id was chosen in smtp_message_done() (the Received
+		   header of a relayed copy has it too); the log maps it to ours */
+		char mid[384];
 
-		if (p)
-		{
-			/* the persona's own queue-id shape; the log maps it to ours */
-			char qid[64], mid[384];
-
-			persona_queue_id(p, time(NULL), qid, sizeof(qid));
-			snprintf(mid, sizeof(mid), "%s@%s", qid, smtp_hostname());
+		snprintf(mid, sizeof(mid), "%s@%s", s->msg_qid, smtp_hostname());
+		if (strcmp(s->msg_qid, s->msg_sid) != 0)
 			log_event(LOG_INFO, s->sid, "queued", "id=%s qid=%s", s->msg_sid,
-			          qid);
-			if (!smtp_persona_reply(s, PERSONA_QUEUED, NULL, qid, mid))
-				session_reply(s, 250, "2.0.0 Ok: queued as %s", s->msg_sid);
-		}
+			          s->msg_qid);
 		else
-		{
 			log_event(LOG_INFO, s->sid, "queued", "id=%s", s->msg_sid);
-			session_reply(s, 250, "2.0.0 Ok: queued as %s", s->msg_sid);
-		}
+		/* a real MTA writes and syncs its queue file before the 250 */
+		smtp_delay(s, PERSONA_DELAY_QUEUED);
+		smtp_reply_queued(s, PERSONA_QUEUED, NULL, s->msg_qid, mid);
 	}
 	else
-		session_reply(s, 451, "4.3.0 Error: queue file write error");
+		smtp_reply(s, PERSONA_QUEUE_ERROR, NULL);
 	session_reset_transaction(s);
 	session_enter_state(s, SESSION_STATE_READY);
+}
+
+/* Our address this session's client connected to ("" if unknown). */
+static const char *
+smtp_local_ip(struct session *s, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+
+	out[0] = '\0';
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return out;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
+		          (socklen_t)outlen);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+		          (socklen_t)outlen);
+	return out;
+}
+
+/*
+ * The Received header the persona would add (CRLF line ends, folded as
+ * the MTA folds it), for copies relayed to the next hop; NULL if it does
+ * not fit.  The stored message never gets it.
+ */
+static const char *
+smtp_received_header(struct session *s, char *out, size_t outlen)
+{
+	struct persona_vars v;
+	char helo[256], argbuf[256], text[1536], local[64];
+	size_t n, o = 0;
+
+	smtp_persona_vars(s, &v, NULL, helo, argbuf, sizeof(helo));
+	v.queue_id = s->msg_qid;
+	v.local_ip = smtp_local_ip(s, local, sizeof(local));
+	n = persona_format(smtp_persona(), PERSONA_RECEIVED, &v, text,
+	                   sizeof(text));
+	if (n == 0)
+		return NULL;
+	for (size_t i = 0; i < n && o + 4 < outlen; i++)
+	{
+		if (text[i] == '\n')
+			out[o++] = '\r';
+		out[o++] = text[i];
+	}
+	if (o + 3 > outlen)
+		return NULL;
+	out[o++] = '\r';
+	out[o++] = '\n';
+	out[o] = '\0';
+	return out;
 }
 
 void
@@ -1059,14 +1080,14 @@ smtp_message_done(struct session *s)
 	size_t raw_len = s->body ? evbuffer_get_length(s->body) : 0;
 	int nchunks, niov;
 	bool ok = false;
+	char received[2048];
 
 	if (s->too_big || !s->body)
 	{
 		METRIC_INC(M_LIMIT_MESSAGE_SIZE);
 		log_event(LOG_INFO, s->sid, "limit", "limit=message_size max=%lld",
 		          (long long)g_daemon.cfg.max_message_size);
-		if (!smtp_persona_reply(s, PERSONA_TOO_BIG, NULL, NULL, NULL))
-			session_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
+		smtp_reply(s, PERSONA_TOO_BIG, NULL);
 		session_reset_transaction(s);
 		session_enter_state(s, SESSION_STATE_READY);
 		return;
@@ -1082,6 +1103,12 @@ smtp_message_done(struct session *s)
 	if (!uuid7_generate(&s->msg_id, &now))
 		goto fail;
 	uuid7_format(&s->msg_id, s->msg_sid);
+	/* the queue id: in the 250 and in a relayed copy's header */
+	if (strcmp(g_daemon.cfg.queue_id, "message") == 0)
+		snprintf(s->msg_qid, sizeof(s->msg_qid), "%s", s->msg_sid);
+	else
+		persona_queue_id(smtp_persona(), now.tv_sec, s->msg_qid,
+		                 sizeof(s->msg_qid));
 	memset(&m, 0, sizeof(m));
 	m.id = s->msg_id;
 	m.received_at = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
@@ -1098,6 +1125,7 @@ smtp_message_done(struct session *s)
 	m.tls = s->tls_desc;
 	m.auth_user = s->auth_user;
 	m.auth_password = s->auth_pass;
+	m.relay_header = smtp_received_header(s, received, sizeof(received));
 
 	head = evbuffer_new();
 	if (!head || !spoolrec_encode_msg_head(head, &m, raw_len))
@@ -1132,7 +1160,7 @@ fail:
 	if (!ok)
 	{
 		METRIC_INC(M_SPOOL_ERRORS);
-		session_reply(s, 451, "4.3.0 Error: queue file write error");
+		smtp_reply(s, PERSONA_QUEUE_ERROR, NULL);
 		session_reset_transaction(s);
 		session_enter_state(s, SESSION_STATE_READY);
 	}
@@ -1155,11 +1183,11 @@ smtp_bdat_chunk_done(struct session *s)
 			        : (s->helo ? SESSION_STATE_READY : SESSION_STATE_GREETED));
 		METRIC_INC(M_BAD_SEQUENCE);
 		if (!s->helo)
-			session_reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
+			smtp_reply(s, PERSONA_NEED_HELO, NULL);
 		else if (!g_daemon.cfg.chunking)
-			session_reply(s, 502, "5.5.1 Error: command not implemented");
+			smtp_reply(s, PERSONA_NOT_IMPLEMENTED, "BDAT");
 		else
-			session_reply(s, 503, "5.5.1 Error: need RCPT command");
+			smtp_reply(s, PERSONA_NEED_RCPT, NULL);
 		smtp_error(s);
 		return;
 	}
@@ -1168,6 +1196,11 @@ smtp_bdat_chunk_done(struct session *s)
 		smtp_message_done(s);
 		return;
 	}
-	session_reply(s, 250, "2.0.0 Ok: %zu octets", evbuffer_get_length(s->body));
+	{
+		char n[32];
+
+		snprintf(n, sizeof(n), "%zu", evbuffer_get_length(s->body));
+		smtp_reply(s, PERSONA_BDAT_OK, n);
+	}
 	session_enter_state(s, SESSION_STATE_RCPT);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "persona.h"
+
 struct session;
 
 enum smtp_verb
@@ -61,13 +63,28 @@ bool smtp_parse_path(const char *arg, size_t len, const char *prefix,
 
 /*
  * Parse MAIL parameters.  Returns 0 if fine, else the reply code to send
- * (501 syntax, 555 unsupported), with the text in err.
+ * (501 syntax, 555 unsupported), with the parameter's name in err.  DSN's
+ * RET and ENVID are accepted and ignored.
  */
 int smtp_parse_mail_params(const char *p, size_t len, struct smtp_params *out,
                            char *err, size_t errsz);
 
 /* Decode base64 (RFC 4648, no line breaks); -1 if malformed. */
 long smtp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+
+/* Send reply r of the configured persona; arg is its %a. */
+void smtp_reply(struct session *s, enum persona_reply r, const char *arg);
+
+/*
+ * A refusal before a session exists (too many connections): the persona's
+ * reply r for a client at ip, CRLF-terminated, in out; its length or 0.
+ */
+size_t smtp_refusal(enum persona_reply r, const char *ip, char *out,
+                    size_t outlen);
+
+/* Hold the next replies for the persona's delay of this kind, scaled by
+ * the persona_delay setting (nothing when it is off). */
+void smtp_delay(struct session *s, enum persona_delay kind);
 
 /* The 220 greeting for a new (or TLS-restarted) session. */
 void smtp_greet(struct session *s);

@@ -29,6 +29,7 @@ struct spool;
 /* Record types. */
 #define SPOOL_REC_MESSAGE 1
 #define SPOOL_REC_SESSION 2
+#define SPOOL_REC_RELAY   3 /* a relay decision version (spoolrec.h) */
 
 /* Where a record lives: its segment and offset. */
 struct spool_ref

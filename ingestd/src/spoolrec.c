@@ -32,6 +32,20 @@ enum
 	T_REASON,
 	T_COMMAND, /* i64 at, i32 code, text */
 	T_AUTH,    /* i64 at, i32 code, u8 flags, mech\0 [user\0] [pass\0] */
+	/* relay decisions (T_ID is the message id; T_RECEIVED_AT, T_SENSOR,
+	 * T_PEER_IP, T_RCPT and T_TLS as for messages) */
+	T_DECIDED_AT,
+	T_RULE,
+	T_DECISION,
+	T_CAP,
+	T_TARGET,
+	T_ATTEMPTS,   /* i32 */
+	T_FINAL_CODE, /* i32 */
+	T_FINAL_REPLY,
+	T_DELIVERED_AT,
+	T_STATUS, /* u8 enum relay_status */
+	T_RUN,    /* u64 */
+	T_LAST = T_RUN,
 };
 
 static bool
@@ -175,6 +189,36 @@ spoolrec_encode_session(struct evbuffer *out, const struct session_record *s)
 	return true;
 }
 
+bool
+spoolrec_encode_relay(struct evbuffer *out,
+                      const struct relay_decision_record *d, uint64_t run)
+{
+	int32_t attempts = (int32_t)d->attempts, code = d->final_code;
+	uint8_t st = (uint8_t)d->status;
+
+	if (!put_field(out, T_ID, d->message_id.b, 16) ||
+	    !put_i64(out, T_RECEIVED_AT, d->received_at) ||
+	    !put_i64(out, T_DECIDED_AT, d->decided_at) ||
+	    !put_i64(out, T_RUN, (int64_t)run) ||
+	    !put_str(out, T_SENSOR, d->sensor) ||
+	    !put_str(out, T_PEER_IP, d->peer_ip) ||
+	    !put_str(out, T_RULE, d->rule) ||
+	    !put_str(out, T_DECISION, d->decision) ||
+	    !put_str(out, T_CAP, d->cap) || !put_str(out, T_TARGET, d->target) ||
+	    !put_field(out, T_ATTEMPTS, &attempts, 4) ||
+	    !put_field(out, T_FINAL_CODE, &code, 4) ||
+	    !put_str(out, T_FINAL_REPLY, d->final_reply) ||
+	    !put_str(out, T_TLS, d->tls) ||
+	    (d->delivered_at && !put_i64(out, T_DELIVERED_AT, d->delivered_at)))
+		return false;
+	if (d->rcpt)
+		for (size_t i = 0; i < d->n_rcpt; i++)
+			if (!put_str(out, T_RCPT, d->rcpt[i] ? d->rcpt[i] : ""))
+				return false;
+	/* last, and required: a cut record is refused */
+	return put_field(out, T_STATUS, &st, 1);
+}
+
 /* A NUL-terminated text field: the view, or NULL if malformed. */
 static const char *
 field_str(const uint8_t *p, uint32_t len)
@@ -191,11 +235,14 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 	size_t pos = 0, nr = 0, nc = 0, na = 0;
 	struct msg_record *m = &out->msg;
 	struct session_record *s = &out->ses;
+	struct relay_decision_record *r = &out->relay;
+	bool has_status = false;
 
 	memset(out, 0, sizeof(*out));
 	out->type = type;
 	m->peer_port = s->peer_port = -1;
-	if (type != SPOOL_REC_MESSAGE && type != SPOOL_REC_SESSION)
+	if (type != SPOOL_REC_MESSAGE && type != SPOOL_REC_SESSION &&
+	    type != SPOOL_REC_RELAY)
 		return false;
 
 	/* first pass: count repeated fields */
@@ -238,11 +285,40 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 					goto fail;
 				memcpy(m->id.b, p, 16);
 				memcpy(s->id.b, p, 16);
+				memcpy(r->message_id.b, p, 16);
 				break;
 			case T_RECEIVED_AT:
 				if (flen != 8)
 					goto fail;
-				m->received_at = get_i64(p);
+				m->received_at = r->received_at = get_i64(p);
+				break;
+			case T_DECIDED_AT:
+			case T_DELIVERED_AT:
+			case T_RUN:
+				if (flen != 8)
+					goto fail;
+				if (tag == T_DECIDED_AT)
+					r->decided_at = get_i64(p);
+				else if (tag == T_DELIVERED_AT)
+					r->delivered_at = get_i64(p);
+				else
+					out->run = (uint64_t)get_i64(p);
+				break;
+			case T_ATTEMPTS:
+				if (flen != 4 || get_i32(p) < 0)
+					goto fail;
+				r->attempts = (unsigned)get_i32(p);
+				break;
+			case T_FINAL_CODE:
+				if (flen != 4)
+					goto fail;
+				r->final_code = get_i32(p);
+				break;
+			case T_STATUS:
+				if (flen != 1 || p[0] > RELAY_STATUS_INTERRUPTED)
+					goto fail;
+				r->status = (enum relay_status)p[0];
+				has_status = true;
 				break;
 			case T_STARTED_AT:
 				if (flen != 8)
@@ -311,7 +387,7 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 				break;
 			}
 			default:
-				if (tag > T_AUTH)
+				if (tag > T_LAST)
 					break; /* a newer field: skip */
 				/* every other known tag is text */
 				if (!str)
@@ -319,7 +395,22 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 				switch (tag)
 				{
 					case T_SENSOR:
-						m->sensor = s->sensor = str;
+						m->sensor = s->sensor = r->sensor = str;
+						break;
+					case T_RULE:
+						r->rule = str;
+						break;
+					case T_DECISION:
+						r->decision = str;
+						break;
+					case T_CAP:
+						r->cap = str;
+						break;
+					case T_TARGET:
+						r->target = str;
+						break;
+					case T_FINAL_REPLY:
+						r->final_reply = str;
 						break;
 					case T_SOURCE:
 						m->source = str;
@@ -331,7 +422,7 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 						m->folder = str;
 						break;
 					case T_PEER_IP:
-						m->peer_ip = s->peer_ip = str;
+						m->peer_ip = s->peer_ip = r->peer_ip = str;
 						break;
 					case T_HELO:
 						m->helo = s->helo = str;
@@ -343,7 +434,7 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 						out->rcpt[m->n_rcpt++] = str;
 						break;
 					case T_TLS:
-						m->tls = s->tls = str;
+						m->tls = s->tls = r->tls = str;
 						break;
 					case T_AUTH_USER:
 						m->auth_user = str;
@@ -359,9 +450,13 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 		}
 	}
 	m->rcpt_to = out->rcpt;
+	r->rcpt = out->rcpt;
+	r->n_rcpt = m->n_rcpt;
 	s->commands = out->cmds;
 	s->auths = out->auths;
 	if (type == SPOOL_REC_MESSAGE && !m->raw)
+		goto fail;
+	if (type == SPOOL_REC_RELAY && (!r->rule || !r->decision || !has_status))
 		goto fail;
 	return true;
 fail:

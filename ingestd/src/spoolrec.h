@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "relayctl.h"
 
 struct evbuffer;
 
@@ -32,12 +33,23 @@ bool spoolrec_encode_session(struct evbuffer *out,
                              const struct session_record *ses)
     __attribute__((warn_unused_result));
 
+/*
+ * Append a relay decision record (SPOOL_REC_RELAY) to out; run identifies
+ * the daemon run that wrote it, so a restart can tell its predecessor's
+ * records from its own.
+ */
+bool spoolrec_encode_relay(struct evbuffer *out,
+                           const struct relay_decision_record *d, uint64_t run)
+    __attribute__((warn_unused_result));
+
 /* A decoded record: views into the payload plus arrays owned here. */
 struct spoolrec
 {
-	uint32_t type; /* SPOOL_REC_MESSAGE or SPOOL_REC_SESSION */
+	uint32_t type; /* SPOOL_REC_MESSAGE, _SESSION or _RELAY */
 	struct msg_record msg;
 	struct session_record ses;
+	struct relay_decision_record relay; /* rcpt: the rcpt array below */
+	uint64_t run;                       /* SPOOL_REC_RELAY: the writer */
 	const char **rcpt;
 	struct session_command *cmds;
 	struct session_auth *auths;

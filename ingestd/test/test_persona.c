@@ -5,6 +5,7 @@
  * addresses, dates and queue ids may differ, in their own format; every
  * other character must be equal.  Also: queue ids are random per message.
  */
+#include <ctype.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,10 @@ shape(const struct persona *p, char *s, size_t cap)
 	      "[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:"
 	      "[0-9]{2} [+-][0-9]{4}",
 	      "<DATE2>");
+	subst(s, cap,
+	      "[A-Z][a-z]{2},  [1-9] [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:"
+	      "[0-9]{2} [+-][0-9]{4}",
+	      "<DATE3>");
 	subst(s, cap, qid_pattern(p->qid), "<QID>");
 	subst(s, cap, "[0-9]{1,3}(\\.[0-9]{1,3}){3}", "<IP>");
 	subst(s, cap, "[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+", "<HOST>");
@@ -107,6 +112,40 @@ static const struct
     {"toobig", PERSONA_TOO_BIG, NULL},
     {"quit", PERSONA_QUIT, NULL},
     {"received", PERSONA_RECEIVED, NULL},
+    {"received_tls", PERSONA_RECEIVED, NULL},
+    {"syntax_helo", PERSONA_SYNTAX_HELO, "EHLO"},
+    {"syntax_mail", PERSONA_SYNTAX_MAIL, NULL},
+    {"syntax_rcpt", PERSONA_SYNTAX_RCPT, NULL},
+    {"syntax", PERSONA_SYNTAX, "VRFY address"},
+    {"param_syntax", PERSONA_PARAM_SYNTAX, "SIZE"},
+    {"param_unknown", PERSONA_PARAM_UNKNOWN, "FOO"},
+    {"needhelo", PERSONA_NEED_HELO, NULL},
+    {"nestedmail", PERSONA_NESTED_MAIL, NULL},
+    {"novalidrcpt", PERSONA_NO_VALID_RCPT, NULL},
+    {"badsequence", PERSONA_BAD_SEQUENCE, NULL},
+    {"linetoolong", PERSONA_LINE_TOO_LONG, NULL},
+    {"toomanyrcpt", PERSONA_TOO_MANY_RCPT, NULL},
+    {"notimpl", PERSONA_NOT_IMPLEMENTED, "STARTTLS"},
+    {"nostorage", PERSONA_NO_STORAGE, NULL},
+    {"queueerror", PERSONA_QUEUE_ERROR, NULL},
+    {"toomanyerrors", PERSONA_TOO_MANY_ERRORS, NULL},
+    {"timeout", PERSONA_TIMEOUT, NULL},
+    {"shutdown", PERSONA_SHUTDOWN, NULL},
+    {"toomanyconn", PERSONA_TOO_MANY_CONNECTIONS, NULL},
+    {"toomanyfromip", PERSONA_TOO_MANY_FROM_IP, NULL},
+    {"tlsactive", PERSONA_TLS_ACTIVE, NULL},
+    {"tlsunavailable", PERSONA_TLS_UNAVAILABLE, NULL},
+    {"authdisabled", PERSONA_AUTH_DISABLED, NULL},
+    {"authalready", PERSONA_AUTH_ALREADY, NULL},
+    {"authinmail", PERSONA_AUTH_IN_MAIL, NULL},
+    {"authprompt", PERSONA_AUTH_PROMPT, NULL},
+    {"authuser", PERSONA_AUTH_USER, NULL},
+    {"authpass", PERSONA_AUTH_PASS, NULL},
+    {"authok", PERSONA_AUTH_OK, NULL},
+    {"authbadmech", PERSONA_AUTH_BAD_MECH, "CRAM-MD5"},
+    {"authdecode", PERSONA_AUTH_DECODE, NULL},
+    {"authaborted", PERSONA_AUTH_ABORTED, NULL},
+    {"bdatok", PERSONA_BDAT_OK, "4096"},
 };
 
 /* Our text for `kind` into lines[] (split at \n or CRLF); how many. */
@@ -118,8 +157,19 @@ our_lines(const struct persona *p, const char *kind, struct persona_vars *v,
 	int n = 0;
 
 	buf[0] = '\0';
+	v->tls = strcmp(kind, "received_tls") == 0
+	             ? "TLSv1.3 TLS_AES_256_GCM_SHA384"
+	             : NULL;
 	if (strcmp(kind, "ehlo") == 0)
-		CHECK(persona_ehlo(p, v, true, buf, sizeof(buf)) > 0);
+		CHECK(persona_ehlo(p, v,
+		                   PERSONA_EHLO_STARTTLS | PERSONA_EHLO_AUTH |
+		                       PERSONA_EHLO_CHUNKING,
+		                   buf, sizeof(buf)) > 0);
+	else if (strcmp(kind, "ehlo_tls") == 0)
+		CHECK(persona_ehlo(p, v,
+		                   PERSONA_EHLO_AUTH | PERSONA_EHLO_TLS |
+		                       PERSONA_EHLO_CHUNKING,
+		                   buf, sizeof(buf)) > 0);
 	else
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 			if (strcmp(kinds[i].kind, kind) == 0)
@@ -146,6 +196,10 @@ check_persona(const struct persona *p)
 	    .message_id = "x1y2@spam.test",
 	    .mail_from = "a@spam.test",
 	    .rcpt = "b@probe.test",
+	    .banner = "ESMTP Postfix (Debian/GNU)",
+	    .local_ip = "198.51.100.25",
+	    .esmtp = true,
+	    .n_rcpt = 1,
 	    .now = 1772446272, /* 2026-03-02: a one-digit day tells %d from %D */
 	};
 	char qid[64];
@@ -198,7 +252,7 @@ check_persona(const struct persona *p)
 	CHECK_MSG(idx == n_ours, "%s %s: we have %d lines, they %d", p->name, kind,
 	          n_ours, idx);
 	fclose(f);
-	CHECK_MSG(checked >= 25, "%s: only %d lines checked", p->name, checked);
+	CHECK_MSG(checked >= 70, "%s: only %d lines checked", p->name, checked);
 }
 
 void
@@ -217,14 +271,55 @@ test_persona(void)
 		persona_queue_id(p, v.now, a, sizeof(a));
 		persona_queue_id(p, v.now, b, sizeof(b));
 		CHECK_MSG(strcmp(a, b) != 0, "%s: queue id %s twice", p->name, a);
-		/* without STARTTLS offered, the keyword is absent */
-		CHECK(persona_ehlo(p, &v, false, buf, sizeof(buf)) > 0 &&
-		      strstr(buf, "STARTTLS") == NULL);
+		/* without STARTTLS, AUTH, CHUNKING offered, they are absent */
+		CHECK(persona_ehlo(p, &v, 0, buf, sizeof(buf)) > 0 &&
+		      strstr(buf, "STARTTLS") == NULL && strstr(buf, "AUTH") == NULL &&
+		      strstr(buf, "CHUNKING") == NULL);
 		/* a buffer too small: 0, never an overflow */
 		CHECK(persona_format(p, PERSONA_BANNER, &v, buf, 8) == 0);
-		CHECK(persona_delay_ms(p, true) <= p->banner_delay_ms[1]);
+		/* every reply is there, starts with a code, names no trap */
+		for (int r = 0; r < PERSONA_N_REPLIES; r++)
+		{
+			size_t len =
+			    persona_format(p, (enum persona_reply)r, &v, buf, sizeof(buf));
+
+			CHECK_MSG(len > 0, "%s: reply %d does not expand", p->name, r);
+			if (r != PERSONA_EHLO_GREETING && r != PERSONA_RECEIVED)
+				CHECK_MSG(len >= 4 && buf[0] >= '2' && buf[0] <= '5' &&
+				              buf[3] == (strchr(buf, '\n') ? '-' : ' '),
+				          "%s: reply %d: %s", p->name, r, buf);
+			for (char *c = buf; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			CHECK_MSG(!strstr(buf, "spamlab") && !strstr(buf, "trap") &&
+			              !strstr(buf, "ingestd") && !strstr(buf, "honeypot"),
+			          "%s: reply %d names the trap", p->name, r);
+		}
+		/* delays: in [min, max] times the scale, none when off */
+		for (int k = 0; k < PERSONA_N_DELAYS; k++)
+		{
+			unsigned d = persona_delay_ms(p, (enum persona_delay)k, 1);
+			unsigned d2 = persona_delay_ms(p, (enum persona_delay)k, 2);
+
+			CHECK(d >= p->delay_ms[k][0] && d <= p->delay_ms[k][1]);
+			CHECK(d2 >= 2 * p->delay_ms[k][0] && d2 <= 2 * p->delay_ms[k][1]);
+			CHECK(persona_delay_ms(p, (enum persona_delay)k, 0) == 0);
+		}
+		CHECK(p->delay_ms[PERSONA_DELAY_BANNER][0] > 0);
 		CHECK(persona_find(p->name) == p);
 	}
 	CHECK(n == 4);
 	CHECK(persona_find("qmail") == NULL);
+	{
+		double x = -1;
+
+		CHECK(persona_delay_parse("on", &x) && x == 1);
+		CHECK(persona_delay_parse("off", &x) && x == 0);
+		CHECK(persona_delay_parse("0.5", &x) && x == 0.5);
+		CHECK(persona_delay_parse("10", &x) && x == 10);
+		CHECK(!persona_delay_parse("11", &x));
+		CHECK(!persona_delay_parse("-1", &x));
+		CHECK(!persona_delay_parse("yes", &x));
+		CHECK(!persona_delay_parse("", &x));
+		CHECK(!persona_delay_parse("1x", &x));
+	}
 }

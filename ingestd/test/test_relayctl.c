@@ -22,14 +22,30 @@ struct seen_records
 	char reply[8][128];
 	unsigned attempts[8];
 	int64_t delivered_at[8];
+	int sending; /* SENDING versions (not in the arrays) */
+	char sending_target[8][64];
+	unsigned sending_attempts[8];
 };
 
 static void
 on_record(void *arg, const struct relay_decision_record *d)
 {
 	struct seen_records *s = arg;
-	int i = s->n++;
+	int i;
 
+	if (d->status == RELAY_STATUS_SENDING)
+	{
+		/* announced before the delivery starts, before its outcome */
+		if (s->sending < 8)
+		{
+			snprintf(s->sending_target[s->sending], 64, "%s",
+			         d->target ? d->target : "");
+			s->sending_attempts[s->sending] = d->attempts;
+		}
+		s->sending++;
+		return;
+	}
+	i = s->n++;
 	if (i >= 8)
 		return;
 	snprintf(s->decision[i], 16, "%s", d->decision);
@@ -212,6 +228,12 @@ test_decisions(void)
 		              strcmp(rec.target[i], v1) == 0,
 		          "record %d: %s %u %s", i, rec.decision[i], rec.attempts[i],
 		          rec.reply[i]);
+	/* the kill file is gone: probes are charged and sent again */
+	m = message("192.0.2.7", r1, 1, "x\r\n");
+	relayctl_consider(c, &m, NULL, NULL);
+	CHECK(rec.sending == 3 && rec.n == 4);
+	run_until_idle(base, c);
+	CHECK(rec.n == 5 && strcmp(rec.decision[4], "relay") == 0);
 	relayctl_free(c);
 
 	/* MX mode: one delivery per recipient domain; the resolver is silent */
@@ -234,6 +256,10 @@ test_decisions(void)
 	m = message("192.0.2.4", r2, 3, "x\r\n");
 	relayctl_consider(c, &m, NULL, NULL);
 	CHECK(relayctl_pending(c) == 2);
+	/* each delivery's row is announced first, with the same target */
+	CHECK(rec.sending == 2 && rec.n == 0);
+	CHECK(strcmp(rec.sending_target[0], "one.test") == 0 &&
+	      strcmp(rec.sending_target[1], "two.test") == 0);
 	run_until_idle(base, c);
 	CHECK(rec.n == 2);
 	CHECK(rec.n == 2 && ((strcmp(rec.target[0], "one.test") == 0 &&
@@ -282,7 +308,9 @@ test_hold_release(void)
 	}
 	m2 = message("192.0.2.6", r1, 1, "x\r\n");
 	CHECK(relayctl_consider_held(c, &m2, NULL, NULL));
-	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
+	/* the SENDING rows come at once, to be spooled with the message */
+	CHECK(relayctl_pending(c) == 0 && rec.n == 0 && rec.sending == 2);
+	CHECK(strcmp(rec.sending_target[0], sh) == 0);
 	relayctl_release(c, &m2.id, false); /* spool failed: dropped */
 	relayctl_release(c, &m2.id, true);  /* unknown now: ignored */
 	CHECK(relayctl_pending(c) == 0 && rec.n == 0);
@@ -298,10 +326,50 @@ test_hold_release(void)
 	event_base_free(base);
 }
 
+/* A retried delivery reports a SENDING version per failed attempt (with
+ * the attempts so far), then its final record. */
+static void
+test_retry_versions(void)
+{
+	struct event_base *base = event_base_new();
+	struct relayctl_settings s;
+	struct relayctl *c;
+	struct seen_records rec;
+	char err[200], sh[64];
+	const char *r1[] = {"box@drop.test"};
+	struct msg_record m;
+
+	memset(&rec, 0, sizeof(rec));
+	relayctl_settings_default(&s);
+	snprintf(sh, sizeof(sh), "127.0.0.1:%d", closed_port(SOCK_STREAM));
+	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
+	                            sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.smarthost", sh, err, sizeof(err)));
+	CHECK(
+	    relayctl_settings_set(&s, "relay.max_attempts", "3", err, sizeof(err)));
+	CHECK(relayctl_settings_set(&s, "relay.backoff_ms", "5", err, sizeof(err)));
+	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	c = base ? relayctl_new(base, &s, on_record, &rec, err, sizeof(err)) : NULL;
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	m = message("192.0.2.8", r1, 1, "x\r\n");
+	relayctl_consider(c, &m, NULL, NULL);
+	run_until_idle(base, c);
+	CHECK_MSG(rec.sending == 3, "sending versions: %d", rec.sending);
+	CHECK(rec.sending_attempts[0] == 0 && rec.sending_attempts[1] == 1 &&
+	      rec.sending_attempts[2] == 2);
+	CHECK(rec.n == 1 && rec.attempts[0] == 3);
+	relayctl_free(c);
+	event_base_free(base);
+}
+
 void
 test_relayctl(void)
 {
 	test_settings();
 	test_decisions();
 	test_hold_release();
+	test_retry_versions();
 }

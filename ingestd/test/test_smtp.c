@@ -2,6 +2,7 @@
  * test_smtp.c: the command parser, path and parameter parsing, base64.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "smtp.h"
 #include "unit.h"
@@ -133,7 +134,9 @@ test_smtp_params(void)
 	    {"SIZE=abc", 501, -1, false, false},
 	    {"SIZE=", 501, -1, false, false},
 	    {"SIZE=-5", 501, -1, false, false},
-	    {"BODY=BINARYMIME", 501, -1, false, false},
+	    {"BODY=BINARYMIME", 0, -1, true, false},
+	    {"RET=HDRS ENVID=QQ314159", 0, -1, false, false},
+	    {"BODY=QUUX", 501, -1, false, false},
 	    {"FOO=bar", 555, -1, false, false},
 	    {"SMTPUTF8=yes", 555, -1, false, false},
 	};
@@ -147,6 +150,11 @@ test_smtp_params(void)
 
 		CHECK_MSG(code == cases[i].code, "case %zu (%s): %d", i,
 		          cases[i].params, code);
+		/* the parameter's name, for the persona's reply */
+		if (code == 555)
+			CHECK_MSG(strncasecmp(err, cases[i].params, strlen(err)) == 0 &&
+			              strchr(err, '=') == NULL,
+			          "case %zu: err %s", i, err);
 		if (code == 0)
 		{
 			CHECK_MSG(p.size == cases[i].size, "case %zu: size", i);

@@ -245,6 +245,51 @@ test_spoolrec(void)
 	CHECK(d.ses.helo == NULL && d.ses.peer_port == 25);
 	spoolrec_free(&d);
 	free(flat);
+
+	/* a relay decision version, with the run that wrote it */
+	{
+		struct relay_decision_record r = {0};
+
+		memset(r.message_id.b, 5, 16);
+		r.received_at = 11;
+		r.decided_at = 12;
+		r.sensor = "trap1";
+		r.rule = "self";
+		r.decision = "relay";
+		r.target = "smarthost:25";
+		r.rcpt = rcpts;
+		r.n_rcpt = 2;
+		r.attempts = 3;
+		r.final_code = 250;
+		r.final_reply = "250 ok";
+		r.delivered_at = 13;
+		r.status = RELAY_STATUS_INTERRUPTED;
+		CHECK(spoolrec_encode_relay(b, &r, 0x1122334455667788ull));
+		len = evbuffer_get_length(b);
+		flat = malloc(len);
+		evbuffer_remove(b, flat, len);
+		CHECK(spoolrec_decode(flat, len, SPOOL_REC_RELAY, &d));
+		CHECK(d.run == 0x1122334455667788ull);
+		CHECK(d.relay.message_id.b[15] == 5 && d.relay.received_at == 11 &&
+		      d.relay.decided_at == 12 && d.relay.delivered_at == 13);
+		CHECK(strcmp(d.relay.rule, "self") == 0 &&
+		      strcmp(d.relay.decision, "relay") == 0 && d.relay.cap == NULL &&
+		      strcmp(d.relay.target, "smarthost:25") == 0);
+		CHECK(d.relay.n_rcpt == 2 &&
+		      strcmp(d.relay.rcpt[1], "b@example.org") == 0);
+		CHECK(d.relay.attempts == 3 && d.relay.final_code == 250 &&
+		      strcmp(d.relay.final_reply, "250 ok") == 0 &&
+		      d.relay.peer_ip == NULL && d.relay.tls == NULL);
+		CHECK(d.relay.status == RELAY_STATUS_INTERRUPTED);
+		spoolrec_free(&d);
+		for (size_t cut = 0; cut < len; cut += 3)
+			if (spoolrec_decode(flat, cut, SPOOL_REC_RELAY, &d))
+			{
+				CHECK_MSG(0, "decoded a relay payload cut at %zu", cut);
+				spoolrec_free(&d);
+			}
+		free(flat);
+	}
 	evbuffer_free(b);
 }
 

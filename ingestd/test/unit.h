@@ -51,5 +51,6 @@ void test_relaycap(void);
 void test_dnsmx(void);
 void test_relayctl(void);
 void test_persona(void);
+void test_imapurl(void);
 
 #endif /* SPAMLAB_UNIT_H */

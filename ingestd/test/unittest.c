@@ -31,6 +31,7 @@ static const struct
     {"dnsmx", test_dnsmx},
     {"relayctl", test_relayctl},
     {"persona", test_persona},
+    {"imapurl", test_imapurl},
 };
 
 int
