@@ -41,7 +41,8 @@ mime_define_gucs(void)
 	    &mime_cache_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable(
 	    "spamlab.mime_fast_path",
-	    "Read single-part text messages without gmime in extract_urls.",
+	    "Read the text parts of plain MIME messages without gmime in "
+	    "extract_urls.",
 	    "When off, every message is parsed with gmime; the rows are the "
 	    "same either way.",
 	    &mime_fast_path_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);

@@ -94,10 +94,14 @@ iconv_to_utf8(const char *charset)
 		iconv_t cd;
 	} cds[16];
 	static int ncd, next;
-	const char *name = g_mime_charset_iconv_name(charset);
+	const char *name;
 	iconv_t cd;
 	int slot;
 
+	/* gmime's charset aliases need g_mime_init(); the fast reader may come
+	 * here before any gmime parse */
+	mw_init();
+	name = g_mime_charset_iconv_name(charset);
 	if (name == NULL || strlen(name) >= sizeof(cds[0].name))
 		return (iconv_t)-1;
 	for (int i = 0; i < ncd; i++)

@@ -10,7 +10,7 @@
 
 /* mime.c: settings, registered from _PG_init */
 void mime_define_gucs(void);
-/* mime.c: spamlab.mime_fast_path (extract_urls reads one-part mail itself) */
+/* mime.c: spamlab.mime_fast_path (extract_urls reads plain MIME itself) */
 extern bool mime_fast_path_enabled;
 
 /*
