@@ -182,6 +182,12 @@ def multipart_variants():
         "ends before parts": multipart(b, [], pre=b"--" + b + b"--\n"),
         "comment in type": multipart(b, [PLAIN], ctype=(
             b"multipart/alternative (x); boundary=" + b)),
+        "blank in boundary": multipart(b"=_mixed 005C_=", [PLAIN, HTMLB64]),
+        "tab in boundary": multipart(b"=_mixed\t005C_=", [PLAIN]),
+        "boundary never found": multipart(b, [PLAIN]).replace(
+            b"boundary=\"" + b, b"boundary=\"zz" + b),
+        "boundary in prologue line": multipart(b, [PLAIN], pre=(
+            b"x" * 200 + b" --" + b + b"\n")),
     }
     out = []
     for name, raw in cases.items():

@@ -184,8 +184,9 @@ mf_read_headers(const struct mf_ctx *c, const char *p, struct mf_headers *h,
 }
 
 /*
- * Unfold and trim a field value into out (MF_VALUE_MAX bytes); false when it
- * is too long or holds control bytes, or 8-bit bytes unless allow_8bit.
+ * Unfold (drop CR and LF, as gmime does) and trim a field value into out
+ * (MF_VALUE_MAX bytes); false when it is too long or holds control bytes
+ * other than tabs, or 8-bit bytes unless allow_8bit.
  */
 static bool
 mf_unfold(const struct mf_field *f, char *out, size_t *outlen, bool allow_8bit)
@@ -198,16 +199,14 @@ mf_unfold(const struct mf_field *f, char *out, size_t *outlen, bool allow_8bit)
 
 		if (c == '\r' || c == '\n')
 			continue;
-		if (c == '\t')
-			c = ' ';
-		if (c < 32 || c == 127 || (c > 127 && !allow_8bit) ||
+		if ((c < 32 && c != '\t') || c == 127 || (c > 127 && !allow_8bit) ||
 		    o + 1 >= MF_VALUE_MAX)
 			return false;
 		out[o++] = (char)c;
 	}
-	while (s < o && out[s] == ' ')
+	while (s < o && (out[s] == ' ' || out[s] == '\t'))
 		s++;
-	while (o > s && out[o - 1] == ' ')
+	while (o > s && (out[o - 1] == ' ' || out[o - 1] == '\t'))
 		o--;
 	memmove(out, out + s, o - s);
 	out[o - s] = '\0';
@@ -218,7 +217,7 @@ mf_unfold(const struct mf_field *f, char *out, size_t *outlen, bool allow_8bit)
 static size_t
 mf_skip_ws(const char *s, size_t i, size_t n)
 {
-	while (i < n && s[i] == ' ')
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
 		i++;
 	return i;
 }
@@ -226,7 +225,7 @@ mf_skip_ws(const char *s, size_t i, size_t n)
 /*
  * Parse "type/sub; attr=value; ..." the way gmime's loose parameter parser
  * reads it, for the shapes where that is unambiguous: no comments, no RFC
- * 2231 "attr*", no backslashes, no blanks inside quotes, no RFC 2047 words,
+ * 2231 "attr*", no backslashes or tabs inside quotes, no RFC 2047 words,
  * no duplicate charset or boundary.  An unquoted value runs to the next
  * ';' (gmime's loose mode) and must hold no blank, quote or parenthesis.
  */
@@ -300,7 +299,7 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 		if (i < n && s[i] == '"')
 		{
 			v0 = ++i;
-			while (i < n && s[i] != '"' && s[i] != '\\' && s[i] != ' ')
+			while (i < n && s[i] != '"' && s[i] != '\\' && s[i] != '\t')
 				i++;
 			if (i >= n || s[i] != '"')
 				return false;
@@ -309,8 +308,8 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 		else
 		{
 			v0 = i;
-			while (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '"' &&
-			       s[i] != '(' && s[i] != ')' && s[i] != '\\')
+			while (i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t' &&
+			       s[i] != '"' && s[i] != '(' && s[i] != ')' && s[i] != '\\')
 				i++;
 			v1 = i;
 			if (v1 == v0)
@@ -627,10 +626,10 @@ mf_multipart(struct mf_ctx *c, const char *p, const struct mf_type *t,
 	memcpy(c->bnd[level] + 2, t->boundary, t->boundary_len);
 	c->bnd_len[level] = t->boundary_len + 2;
 	c->depth++;
-	/* the prologue must end at this multipart's first boundary */
-	if (!mf_scan(c, p, NULL, &e) || e.level != level || e.final)
+	/* the prologue; without a first boundary there are no parts */
+	if (!mf_scan(c, p, NULL, &e))
 		return false;
-	for (;;)
+	while (e.level == level && !e.final)
 	{
 		/* nothing after the boundary: gmime ends the whole walk */
 		if (e.next == NULL || e.next == c->end)
@@ -640,8 +639,6 @@ mf_multipart(struct mf_ctx *c, const char *p, const struct mf_type *t,
 		}
 		if (!mf_entity(c, e.next, depth + 1, &e))
 			return false;
-		if (e.level != level || e.final)
-			break;
 	}
 	c->depth--;
 	if (e.level == level)
