@@ -372,6 +372,27 @@ mf_base64(const char *s, size_t n, char *out, size_t *outlen)
 		unsigned char c = (unsigned char)s[i];
 		int v;
 
+		/* a whole quad of alphabet characters: the usual case */
+		while (q == 0 && pad == 0 && i + 4 <= n)
+		{
+			int a = mf_b64[c], b = mf_b64[(unsigned char)s[i + 1]],
+			    d = mf_b64[(unsigned char)s[i + 2]],
+			    e = mf_b64[(unsigned char)s[i + 3]];
+
+			if ((a | b | d | e) < 0)
+				break;
+			acc = (unsigned int)(a << 18 | b << 12 | d << 6 | e);
+			out[o++] = (char)(acc >> 16);
+			out[o++] = (char)(acc >> 8);
+			out[o++] = (char)acc;
+			i += 4;
+			if (i == n)
+			{
+				*outlen = o;
+				return true;
+			}
+			c = (unsigned char)s[i];
+		}
 		if (c == '\r' || c == '\n')
 			continue;
 		if (c == '=')

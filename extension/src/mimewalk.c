@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <gmime/gmime.h>
 #include <iconv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,13 +64,49 @@ copy_valid(const char *buf, size_t len, size_t *outlen)
 	return out;
 }
 
+/*
+ * g_utf8_validate_len(), eight bytes at a time over the leading ASCII (no
+ * high bit, no NUL), which is most of a mail body; glib checks the rest.
+ */
+static bool
+utf8_valid(const char *buf, size_t len)
+{
+	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64_t w;
+
+		memcpy(&w, buf + i, 8);
+		if ((w & high) != 0 || ((w - ones) & ~w & high) != 0)
+			break;
+	}
+	return g_utf8_validate_len(buf + i, len - i, NULL);
+}
+
+/* Copy of bytes known to be valid UTF-8 (so without NUL bytes). */
+static char *
+copy_utf8(const char *buf, size_t len, size_t *outlen)
+{
+	char *out = malloc(len + 1);
+
+	if (out == NULL)
+		abort();
+	if (len > 0)
+		memcpy(out, buf, len);
+	out[len] = '\0';
+	*outlen = len;
+	return out;
+}
+
 char *
 mw_make_valid(const char *buf, size_t len, size_t *outlen)
 {
 	char *v, *out;
 
-	if (g_utf8_validate_len(buf, len, NULL))
-		return copy_valid(buf, len, outlen);
+	if (utf8_valid(buf, len))
+		return copy_utf8(buf, len, outlen);
 	/* NUL bytes count as invalid here: make them spaces first */
 	out = copy_valid(buf, len, outlen);
 	v = g_utf8_make_valid(out, len);
@@ -177,8 +214,8 @@ mw_to_utf8(const char *buf, size_t len, const char *charset, size_t *outlen)
 	 */
 	if (charset == NULL || g_ascii_strncasecmp(charset, "utf", 3) == 0)
 		return mw_make_valid(buf, len, outlen);
-	if (g_utf8_validate_len(buf, len, NULL))
-		return copy_valid(buf, len, outlen);
+	if (utf8_valid(buf, len))
+		return copy_utf8(buf, len, outlen);
 	cd = iconv_to_utf8(charset);
 	if (cd == (iconv_t)-1)
 		cd = iconv_to_utf8("windows-1252"); /* unknown: the usual guess */

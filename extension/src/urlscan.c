@@ -1150,7 +1150,7 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 {
 	char tag[16], attr[24];
 	size_t tl = 0;
-	bool closing = false, meta_refresh = false;
+	bool closing = false, meta_refresh = false, is_a, is_meta;
 	char *meta_content = NULL;
 	size_t meta_len = 0;
 
@@ -1167,12 +1167,16 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 		p++;
 	}
 	tag[tl] = '\0';
-	if (strcmp(tag, "a") == 0 || is_block_tag(tag))
+	is_a = strcmp(tag, "a") == 0;
+	is_meta = strcmp(tag, "meta") == 0;
+	if (is_a)
 	{
-		if (strcmp(tag, "a") == 0)
-			walk_end_anchor(w);
-		if (is_block_tag(tag))
-			walk_break(w);
+		walk_end_anchor(w);
+		walk_flush(w);
+	}
+	else if (is_block_tag(tag))
+	{
+		walk_break(w);
 		walk_flush(w);
 	}
 	/* attributes */
@@ -1227,10 +1231,13 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 			int src = attr_source(tag, attr);
 			struct sbuf v = {0};
 
+			/* most attributes (class, width, ...) carry nothing */
+			if (src < 0 && !is_meta && strcmp(attr, "style") != 0)
+				continue;
 			add_decoded(&v, vs, ve);
 			if (v.d == NULL)
 				sbuf_adds(&v, "");
-			if (src == URL_SRC_HTML_HREF && strcmp(tag, "a") == 0)
+			if (src == URL_SRC_HTML_HREF && is_a)
 			{
 				if (worth_reporting(v.d, v.len))
 				{
@@ -1273,11 +1280,10 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 			}
 			else if (strcmp(attr, "style") == 0)
 				scan_embedded(w, v.d, v.len, false);
-			else if (strcmp(tag, "meta") == 0 &&
-			         strcmp(attr, "http-equiv") == 0 &&
+			else if (is_meta && strcmp(attr, "http-equiv") == 0 &&
 			         prefix_ci(v.d, v.len, "refresh"))
 				meta_refresh = true;
-			else if (strcmp(tag, "meta") == 0 && strcmp(attr, "content") == 0 &&
+			else if (is_meta && strcmp(attr, "content") == 0 &&
 			         meta_content == NULL)
 			{
 				meta_content = v.d;
@@ -1290,7 +1296,7 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 	if (meta_refresh && meta_content != NULL)
 		scan_embedded(w, meta_content, meta_len, true);
 	free(meta_content);
-	if (closing && strcmp(tag, "a") == 0)
+	if (closing && is_a)
 		walk_end_anchor(w);
 	if (p < e)
 		p++; /* the '>' */
