@@ -81,6 +81,15 @@ parse_guarded(const char *buf, size_t len, int flags)
 }
 
 const struct mw_message *
+mime_cached_walk(const char *buf, size_t len)
+{
+	if (mime_cache_enabled && cache.walk != NULL && cache.len == len &&
+	    memcmp(cache.raw, buf, len) == 0)
+		return cache.walk;
+	return NULL;
+}
+
+const struct mw_message *
 mime_parse_cached(const char *buf, size_t len, int flags, bool *owned)
 {
 	struct mw_message *m;

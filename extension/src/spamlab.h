@@ -24,6 +24,12 @@ const struct mw_message *mime_parse_cached(const char *buf, size_t len,
                                            int flags, bool *owned);
 
 /*
+ * mime.c: the cached walk of the last message if it has these bytes, else
+ * NULL (nothing is parsed).  Valid until the next mime_parse_cached().
+ */
+const struct mw_message *mime_cached_walk(const char *buf, size_t len);
+
+/*
  * headers.c: unfold a raw header value and decode its RFC 2047 encoded
  * words; valid UTF-8 in palloc'ed memory.  phrase: decode as a display
  * name (quoted strings), else as unstructured text.

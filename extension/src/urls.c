@@ -105,13 +105,17 @@ extract_urls(PG_FUNCTION_ARGS)
 			}
 
 	/*
-	 * Text parts the fast reader is sure of: read without gmime, to the same
-	 * parts and bytes; otherwise the (cached) gmime walk.
+	 * A walk another function made of this message (attachments(raw),
+	 * extract_urls(raw) in one query parse once); else the text parts the
+	 * fast reader is sure of, read without gmime to the same parts and
+	 * bytes; else the gmime walk, cached.
 	 */
-	m = mime_fast_path_enabled ? mw_fast_parse(buf, len) : NULL;
-	if (m != NULL)
+	owned = false;
+	m = mime_cached_walk(buf, len);
+	if (m == NULL && mime_fast_path_enabled &&
+	    (m = mw_fast_parse(buf, len)) != NULL)
 		owned = true;
-	else
+	if (m == NULL)
 		m = mime_parse_cached(buf, len, 0, &owned);
 	PG_TRY();
 	{
