@@ -175,6 +175,21 @@ def multipart_variants():
         "message part": multipart(b, [part(
             [b"Content-Type: message/rfc822"],
             b"Subject: inner\n\nhttp://inner.example/"), PLAIN]),
+        "message part with multipart": multipart(b, [part(
+            [b"Content-Type: MESSAGE/RFC822"],
+            b"Subject: inner\nContent-Type: multipart/alternative; "
+            b"boundary=in2\n\n--in2\n" + PLAIN + b"\n--in2\n" + HTMLB64
+            + b"\n--in2--\n"), PLAIN]),
+        "encoded message part": multipart(b, [part(
+            [b"Content-Type: message/rfc822",
+             b"Content-Transfer-Encoding: base64"],
+            base64.encodebytes(b"Subject: x\n\nhttp://hidden.example/")),
+            PLAIN]),
+        "delivery status": multipart(b, [PLAIN, part(
+            [b"Content-Type: message/delivery-status"],
+            b"Reporting-MTA: dns; http://mta.example/\n")]),
+        "message part at top": (b"Content-Type: message/rfc822\n\n"
+                                b"Subject: inner\n\n" + TEXT),
         "digest": multipart(b, [b"\nSubject: d\n\nhttp://d.example/"],
                             ctype=b"multipart/digest; boundary=" + b),
         "no boundary parameter": multipart(b, [PLAIN],
@@ -189,6 +204,11 @@ def multipart_variants():
         "boundary in prologue line": multipart(b, [PLAIN], pre=(
             b"x" * 200 + b" --" + b + b"\n")),
     }
+    for ct in (b"text plain", b"BINARY;name=x", b"text/", b"text/ plain",
+               b"text / plain", b"text/;charset=utf-8", b"text/(c)plain",
+               b"text(c)/plain", b"", b"text\xe9/plain", b"text/plain\xe9"):
+        cases["content type " + repr(ct)] = multipart(b, [part(
+            [b"Content-Type: " + ct], TEXT), PLAIN])
     out = []
     for name, raw in cases.items():
         out.append((name, raw))

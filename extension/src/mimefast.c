@@ -46,6 +46,7 @@ enum mf_kind
 {
 	MF_TEXT,
 	MF_MULTIPART,
+	MF_MESSAGE, /* message/rfc822 and kin: a message inside */
 	MF_OTHER
 };
 
@@ -223,6 +224,26 @@ mf_skip_ws(const char *s, size_t i, size_t n)
 }
 
 /*
+ * Does the type token that ends at s[i] make gmime's
+ * g_mime_parse_content_type() fail for sure: after blanks, the end of the
+ * value or anything but '/' or a comment?
+ */
+static bool
+mf_type_ends(const char *s, size_t i, size_t n)
+{
+	size_t k = mf_skip_ws(s, i, n);
+	unsigned char c;
+
+	if (k >= n)
+		return true;
+	c = (unsigned char)s[k];
+	if (c == '/' || c == '(')
+		return false;
+	/* right after the token: an 8-bit byte might extend it in gmime */
+	return k > i || (c > 32 && c < 127);
+}
+
+/*
  * Parse "type/sub; attr=value; ..." the way gmime's loose parameter parser
  * reads it, for the shapes where that is unambiguous: no comments, no RFC
  * 2231 "attr*", no backslashes or tabs inside quotes, no RFC 2047 words,
@@ -240,14 +261,24 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 	while (i < n && mf_is_token((unsigned char)s[i]))
 		i++;
 	t1 = i;
-	if (t1 == t0 || i >= n || s[i] != '/')
+	if (mf_type_ends(s, i, n))
+		goto invalid;
+	if (t1 == t0 || s[i] != '/')
 		return false;
 	sub0 = ++i;
 	while (i < n && mf_is_token((unsigned char)s[i]))
 		i++;
 	sub1 = i;
 	if (sub1 == sub0)
+	{
+		/* gmime skips blanks before the subtype, then needs a token */
+		size_t k = mf_skip_ws(s, i, n);
+
+		if (k >= n || ((unsigned char)s[k] < 127 && s[k] != '(' &&
+		               !mf_is_token((unsigned char)s[k])))
+			goto invalid;
 		return false;
+	}
 	if (mf_eq(s + t0, t1 - t0, "text"))
 	{
 		if (sub1 - sub0 >= MF_SUBTYPE_MAX)
@@ -266,7 +297,17 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 		t->kind = MF_MULTIPART;
 	}
 	else if (mf_eq(s + t0, t1 - t0, "message"))
-		return false;
+	{
+		/* gmime parses these four as a message; others are leaves */
+		if (mf_eq(s + sub0, sub1 - sub0, "rfc822") ||
+		    mf_eq(s + sub0, sub1 - sub0, "rfc2822") ||
+		    mf_eq(s + sub0, sub1 - sub0, "global") ||
+		    mf_eq(s + sub0, sub1 - sub0, "news"))
+			t->kind = MF_MESSAGE;
+		else
+			t->kind = MF_OTHER;
+		return true;
+	}
 	else
 	{
 		/* gmime's type needs no more; the parameters are not read */
@@ -336,6 +377,14 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 		}
 	}
 	return t->kind != MF_MULTIPART || t->boundary_len > 0;
+
+invalid:
+	/*
+	 * gmime cannot parse the type: its parser makes a text/plain leaf but
+	 * the part reports application/octet-stream, so the walk reads no text
+	 */
+	t->kind = MF_OTHER;
+	return true;
 }
 
 /* base64 alphabet values, -1 elsewhere (filled on first use) */
@@ -735,11 +784,33 @@ mf_entity(struct mf_ctx *c, const char *p, int depth, struct mf_end *r)
 		t.has_charset = false;
 		t.boundary_len = 0;
 	}
+	if (t.kind == MF_MESSAGE && h.cte.count == 1)
+	{
+		/* gmime reads an encoded message part as an opaque leaf */
+		if (!mf_unfold(&h.cte, val, &vn, false))
+			return false;
+		if (mf_eq(val, vn, "base64") || mf_eq(val, vn, "quoted-printable"))
+			t.kind = MF_OTHER;
+		else if (!mf_eq(val, vn, "7bit") && !mf_eq(val, vn, "8bit") &&
+		         !mf_eq(val, vn, "binary"))
+			return false;
+	}
 	if (++c->nparts > MF_MAX_PARTS)
 		return false;
 	n = c->nparts;
 	if (t.kind == MF_MULTIPART)
 		return mf_multipart(c, body, &t, depth, r);
+	if (t.kind == MF_MESSAGE)
+	{
+		/*
+		 * The message's own header block and entity follow; its first line
+		 * cannot be a boundary (part headers decline lines starting with
+		 * "--"), which is when gmime would leave the message empty.
+		 */
+		if (depth + 1 >= MF_MAX_DEPTH || body == c->end)
+			return false;
+		return mf_entity(c, body, depth + 1, r);
+	}
 	if (!mf_scan(c, body, &cend, r))
 		return false;
 	if (t.kind == MF_TEXT)
