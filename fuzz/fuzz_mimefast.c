@@ -3,8 +3,10 @@
  * parts.  Whenever mw_fast_parse() accepts an input, the gmime walk must
  * yield the same text parts, in the same order, with the same part
  * numbers, depths, content types, HTML flags and text bytes; a difference
- * would change extract_urls() rows.
+ * would change extract_urls() rows.  mw_utf8_valid() must agree with
+ * glib's g_utf8_validate_len() on every input.
  */
+#include <glib.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mw_message *f, *m;
 	int k = 0;
 
+	if (mw_utf8_valid((const char *)data, size) !=
+	    (bool)g_utf8_validate_len((const char *)data, (gssize)size, NULL))
+		abort();
 	f = mw_fast_parse((const char *)data, size);
 	if (f == NULL)
 		return 0;

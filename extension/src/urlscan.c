@@ -1043,19 +1043,55 @@ walk_end_anchor(struct html_walk *w)
 static int
 attr_source(const char *tag, const char *attr)
 {
-	if (strcmp(attr, "href") == 0)
-		return URL_SRC_HTML_HREF;
-	if (strcmp(attr, "src") == 0 || strcmp(attr, "background") == 0 ||
-	    strcmp(attr, "lowsrc") == 0 || strcmp(attr, "poster") == 0 ||
-	    strcmp(attr, "dynsrc") == 0 || strcmp(attr, "srcset") == 0)
-		return URL_SRC_HTML_SRC;
-	if (strcmp(attr, "action") == 0 || strcmp(attr, "formaction") == 0)
-		return URL_SRC_HTML_FORM;
-	if (strcmp(attr, "cite") == 0 || strcmp(attr, "longdesc") == 0 ||
-	    strcmp(attr, "codebase") == 0 || strcmp(attr, "manifest") == 0 ||
-	    strcmp(attr, "ping") == 0 ||
-	    (strcmp(attr, "data") == 0 && strcmp(tag, "object") == 0))
-		return URL_SRC_HTML_OTHER;
+	switch (attr[0])
+	{
+		case 'h':
+			if (strcmp(attr, "href") == 0)
+				return URL_SRC_HTML_HREF;
+			break;
+		case 's':
+			if (strcmp(attr, "src") == 0 || strcmp(attr, "srcset") == 0)
+				return URL_SRC_HTML_SRC;
+			break;
+		case 'b':
+			if (strcmp(attr, "background") == 0)
+				return URL_SRC_HTML_SRC;
+			break;
+		case 'l':
+			if (strcmp(attr, "lowsrc") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "longdesc") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'p':
+			if (strcmp(attr, "poster") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "ping") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'd':
+			if (strcmp(attr, "dynsrc") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "data") == 0 && strcmp(tag, "object") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'a':
+			if (strcmp(attr, "action") == 0)
+				return URL_SRC_HTML_FORM;
+			break;
+		case 'f':
+			if (strcmp(attr, "formaction") == 0)
+				return URL_SRC_HTML_FORM;
+			break;
+		case 'c':
+			if (strcmp(attr, "cite") == 0 || strcmp(attr, "codebase") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'm':
+			if (strcmp(attr, "manifest") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+	}
 	return -1;
 }
 
@@ -1123,6 +1159,9 @@ is_block_tag(const char *t)
 	    "ul", "ol",     "blockquote", "hr",   "title", "pre", "dd",
 	    "dt", "center", "form",       "body", NULL};
 
+	/* every block tag starts with one of these: span, a, img, ... do not */
+	if (t[0] == '\0' || strchr("bpdtlhuocf", t[0]) == NULL)
+		return false;
 	for (int i = 0; blocks[i]; i++)
 		if (strcmp(t, blocks[i]) == 0)
 			return true;
