@@ -74,9 +74,13 @@ copy_valid(const char *buf, size_t len, size_t *outlen)
 bool
 mw_utf8_valid(const char *buf, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)buf, *e = p + len;
 	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	const unsigned char *p, *e;
 
+	if (len == 0)
+		return true; /* buf may be NULL (an empty GByteArray's data) */
+	p = (const unsigned char *)buf;
+	e = p + len;
 	while (p < e)
 	{
 		unsigned char c = *p;
