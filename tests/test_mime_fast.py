@@ -206,9 +206,11 @@ def multipart_variants():
     }
     for ct in (b"text plain", b"BINARY;name=x", b"text/", b"text/ plain",
                b"text / plain", b"text/;charset=utf-8", b"text/(c)plain",
-               b"text(c)/plain", b"", b"text\xe9/plain", b"text/plain\xe9"):
+               b"text(c)/plain", b"", b"text\xe9/plain", b"text/plain\xe9",
+               b"message/rfc822\xfbx", b"application/pdf\xe9"):
+        # the body reads as a message too, should the type be taken for one
         cases["content type " + repr(ct)] = multipart(b, [part(
-            [b"Content-Type: " + ct], TEXT), PLAIN])
+            [b"Content-Type: " + ct], b"Subject: s\n\n" + TEXT), PLAIN])
     out = []
     for name, raw in cases.items():
         out.append((name, raw))

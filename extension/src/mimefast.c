@@ -279,6 +279,9 @@ mf_content_type(const char *s, size_t n, struct mf_type *t)
 			goto invalid;
 		return false;
 	}
+	/* gmime's tokens take 8-bit bytes: "rfc822\xfb..." is no rfc822 */
+	if (sub1 < n && (unsigned char)s[sub1] > 127)
+		return false;
 	if (mf_eq(s + t0, t1 - t0, "text"))
 	{
 		if (sub1 - sub0 >= MF_SUBTYPE_MAX)
