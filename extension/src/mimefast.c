@@ -121,6 +121,23 @@ mf_has_boundary(const struct mf_ctx *c, const char *p, const char *e)
 	return false;
 }
 
+/* No NUL and no CR but before LF in the header block [p, e)? */
+static bool
+mf_plain_block(const char *p, const char *e)
+{
+	const char *r = p;
+
+	if (memchr(p, '\0', (size_t)(e - p)) != NULL)
+		return false;
+	while ((r = memchr(r, '\r', (size_t)(e - r))) != NULL)
+	{
+		if (r + 1 >= e || r[1] != '\n')
+			return false;
+		r += 2;
+	}
+	return true;
+}
+
 /*
  * Read a header block at p: note Content-Type and Content-Transfer-Encoding
  * in h and return where the body starts, or NULL to decline.  in_part: the
@@ -143,10 +160,7 @@ mf_read_headers(const struct mf_ctx *c, const char *p, struct mf_headers *h,
 			return NULL; /* no body: leave it to gmime */
 		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
 		if (le == p)
-			return nl + 1;
-		if (memchr(p, '\r', (size_t)(le - p)) != NULL ||
-		    memchr(p, '\0', (size_t)(le - p)) != NULL)
-			return NULL;
+			return mf_plain_block(start, nl + 1) ? nl + 1 : NULL;
 		if (in_part && ((p[0] == '-' && le - p >= 2 && p[1] == '-') ||
 		                mf_has_boundary(c, p, nl)))
 			return NULL;
@@ -648,7 +662,14 @@ mf_scan(const struct mf_ctx *c, const char *p, const char **cend,
 	{
 		const char *nl, *le, *ls;
 
-		if (q + 1 >= c->end || q[1] != '-' || !mf_boundary_at(c, q))
+		if (q + 1 >= c->end)
+			break;
+		if (q[1] != '-')
+		{
+			q += 2; /* no "--" starts at q or q + 1 */
+			continue;
+		}
+		if (!mf_boundary_at(c, q))
 		{
 			q++;
 			continue;
