@@ -41,7 +41,8 @@ mime_define_gucs(void)
 	    &mime_cache_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable(
 	    "spamlab.mime_fast_path",
-	    "Read single-part text messages without gmime in extract_urls.",
+	    "Read the text parts of plain MIME messages without gmime in "
+	    "extract_urls.",
 	    "When off, every message is parsed with gmime; the rows are the "
 	    "same either way.",
 	    &mime_fast_path_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
@@ -77,6 +78,15 @@ parse_guarded(const char *buf, size_t len, int flags)
 	}
 	PG_END_TRY();
 	return m;
+}
+
+const struct mw_message *
+mime_cached_walk(const char *buf, size_t len)
+{
+	if (mime_cache_enabled && cache.walk != NULL && cache.len == len &&
+	    memcmp(cache.raw, buf, len) == 0)
+		return cache.walk;
+	return NULL;
 }
 
 const struct mw_message *

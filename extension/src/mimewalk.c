@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <gmime/gmime.h>
 #include <iconv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,13 +64,95 @@ copy_valid(const char *buf, size_t len, size_t *outlen)
 	return out;
 }
 
+/*
+ * Is [buf, len) valid UTF-8 without NUL bytes: the answer of glib's
+ * g_utf8_validate_len() (well-formed sequences of Unicode 3-7: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), eight bytes at a
+ * time over ASCII runs, which are most of a mail body.  fuzz_mimefast
+ * checks it against glib on every input.
+ */
+bool
+mw_utf8_valid(const char *buf, size_t len)
+{
+	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	const unsigned char *p, *e;
+
+	if (len == 0)
+		return true; /* buf may be NULL (an empty GByteArray's data) */
+	p = (const unsigned char *)buf;
+	e = p + len;
+	while (p < e)
+	{
+		unsigned char c = *p;
+		unsigned char lo = 0x80, hi = 0xbf;
+		int more;
+
+		if (c >= 0x01 && c <= 0x7f)
+		{
+			uint64_t w;
+
+			p++;
+			while (e - p >= 8)
+			{
+				memcpy(&w, p, 8);
+				if ((w & high) != 0 || ((w - ones) & ~w & high) != 0)
+					break;
+				p += 8;
+			}
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+		{
+			more = 2;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		}
+		else if (c >= 0xf0 && c <= 0xf4)
+		{
+			more = 3;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		}
+		else
+			return false; /* NUL, continuation, C0, C1, F5-FF */
+		if (e - p <= more || p[1] < lo || p[1] > hi)
+			return false;
+		for (int k = 2; k <= more; k++)
+			if (p[k] < 0x80 || p[k] > 0xbf)
+				return false;
+		p += more + 1;
+	}
+	return true;
+}
+
+/* Copy of bytes known to be valid UTF-8 (so without NUL bytes). */
+static char *
+copy_utf8(const char *buf, size_t len, size_t *outlen)
+{
+	char *out = malloc(len + 1);
+
+	if (out == NULL)
+		abort();
+	if (len > 0)
+		memcpy(out, buf, len);
+	out[len] = '\0';
+	*outlen = len;
+	return out;
+}
+
 char *
 mw_make_valid(const char *buf, size_t len, size_t *outlen)
 {
 	char *v, *out;
 
-	if (g_utf8_validate_len(buf, len, NULL))
-		return copy_valid(buf, len, outlen);
+	if (mw_utf8_valid(buf, len))
+		return copy_utf8(buf, len, outlen);
 	/* NUL bytes count as invalid here: make them spaces first */
 	out = copy_valid(buf, len, outlen);
 	v = g_utf8_make_valid(out, len);
@@ -94,10 +177,14 @@ iconv_to_utf8(const char *charset)
 		iconv_t cd;
 	} cds[16];
 	static int ncd, next;
-	const char *name = g_mime_charset_iconv_name(charset);
+	const char *name;
 	iconv_t cd;
 	int slot;
 
+	/* gmime's charset aliases need g_mime_init(); the fast reader may come
+	 * here before any gmime parse */
+	mw_init();
+	name = g_mime_charset_iconv_name(charset);
 	if (name == NULL || strlen(name) >= sizeof(cds[0].name))
 		return (iconv_t)-1;
 	for (int i = 0; i < ncd; i++)
@@ -173,8 +260,8 @@ mw_to_utf8(const char *buf, size_t len, const char *charset, size_t *outlen)
 	 */
 	if (charset == NULL || g_ascii_strncasecmp(charset, "utf", 3) == 0)
 		return mw_make_valid(buf, len, outlen);
-	if (g_utf8_validate_len(buf, len, NULL))
-		return copy_valid(buf, len, outlen);
+	if (mw_utf8_valid(buf, len))
+		return copy_utf8(buf, len, outlen);
 	cd = iconv_to_utf8(charset);
 	if (cd == (iconv_t)-1)
 		cd = iconv_to_utf8("windows-1252"); /* unknown: the usual guess */

@@ -72,6 +72,9 @@ void mw_free(struct mw_message *m);
 char *mw_to_utf8(const char *buf, size_t len, const char *charset,
                  size_t *outlen);
 
+/* Valid UTF-8 without NUL bytes: glib's g_utf8_validate_len(), faster. */
+bool mw_utf8_valid(const char *buf, size_t len);
+
 /* Make bytes valid UTF-8 (replacement characters), malloc'ed copy. */
 char *mw_make_valid(const char *buf, size_t len, size_t *outlen);
 

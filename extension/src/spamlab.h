@@ -10,7 +10,7 @@
 
 /* mime.c: settings, registered from _PG_init */
 void mime_define_gucs(void);
-/* mime.c: spamlab.mime_fast_path (extract_urls reads one-part mail itself) */
+/* mime.c: spamlab.mime_fast_path (extract_urls reads plain MIME itself) */
 extern bool mime_fast_path_enabled;
 
 /*
@@ -22,6 +22,12 @@ extern bool mime_fast_path_enabled;
  */
 const struct mw_message *mime_parse_cached(const char *buf, size_t len,
                                            int flags, bool *owned);
+
+/*
+ * mime.c: the cached walk of the last message if it has these bytes, else
+ * NULL (nothing is parsed).  Valid until the next mime_parse_cached().
+ */
+const struct mw_message *mime_cached_walk(const char *buf, size_t len);
 
 /*
  * headers.c: unfold a raw header value and decode its RFC 2047 encoded

@@ -86,9 +86,6 @@ extract_urls(PG_FUNCTION_ARGS)
 	struct hdr_iter it;
 	struct hdr_field f;
 	bool owned;
-	char *volatile fast = NULL;
-	size_t fast_len;
-	bool fast_html;
 
 	InitMaterializedSRF(fcinfo, 0);
 	sink.rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
@@ -107,30 +104,19 @@ extract_urls(PG_FUNCTION_ARGS)
 				pfree(u);
 			}
 
-	/* one text part: read it without gmime, to the same bytes */
-	if (mime_fast_path_enabled &&
-	    mw_fast_text(buf, len, (char **)&fast, &fast_len, &fast_html))
-	{
-		sink.part = 1;
-		PG_TRY();
-		{
-			if (fast_html)
-				url_scan_html(fast, fast_len, put_url, &sink);
-			else
-				url_scan_text(fast, fast_len, URL_SRC_TEXT, put_url, &sink);
-		}
-		PG_CATCH();
-		{
-			free(fast);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		free(fast);
-		MemoryContextDelete(sink.scratch);
-		return (Datum)0;
-	}
-
-	m = mime_parse_cached(buf, len, 0, &owned);
+	/*
+	 * A walk another function made of this message (attachments(raw),
+	 * extract_urls(raw) in one query parse once); else the text parts the
+	 * fast reader is sure of, read without gmime to the same parts and
+	 * bytes; else the gmime walk, cached.
+	 */
+	owned = false;
+	m = mime_cached_walk(buf, len);
+	if (m == NULL && mime_fast_path_enabled &&
+	    (m = mw_fast_parse(buf, len)) != NULL)
+		owned = true;
+	if (m == NULL)
+		m = mime_parse_cached(buf, len, 0, &owned);
 	PG_TRY();
 	{
 		for (int i = 0; i < m->nparts; i++)

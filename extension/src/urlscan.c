@@ -1043,19 +1043,55 @@ walk_end_anchor(struct html_walk *w)
 static int
 attr_source(const char *tag, const char *attr)
 {
-	if (strcmp(attr, "href") == 0)
-		return URL_SRC_HTML_HREF;
-	if (strcmp(attr, "src") == 0 || strcmp(attr, "background") == 0 ||
-	    strcmp(attr, "lowsrc") == 0 || strcmp(attr, "poster") == 0 ||
-	    strcmp(attr, "dynsrc") == 0 || strcmp(attr, "srcset") == 0)
-		return URL_SRC_HTML_SRC;
-	if (strcmp(attr, "action") == 0 || strcmp(attr, "formaction") == 0)
-		return URL_SRC_HTML_FORM;
-	if (strcmp(attr, "cite") == 0 || strcmp(attr, "longdesc") == 0 ||
-	    strcmp(attr, "codebase") == 0 || strcmp(attr, "manifest") == 0 ||
-	    strcmp(attr, "ping") == 0 ||
-	    (strcmp(attr, "data") == 0 && strcmp(tag, "object") == 0))
-		return URL_SRC_HTML_OTHER;
+	switch (attr[0])
+	{
+		case 'h':
+			if (strcmp(attr, "href") == 0)
+				return URL_SRC_HTML_HREF;
+			break;
+		case 's':
+			if (strcmp(attr, "src") == 0 || strcmp(attr, "srcset") == 0)
+				return URL_SRC_HTML_SRC;
+			break;
+		case 'b':
+			if (strcmp(attr, "background") == 0)
+				return URL_SRC_HTML_SRC;
+			break;
+		case 'l':
+			if (strcmp(attr, "lowsrc") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "longdesc") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'p':
+			if (strcmp(attr, "poster") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "ping") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'd':
+			if (strcmp(attr, "dynsrc") == 0)
+				return URL_SRC_HTML_SRC;
+			if (strcmp(attr, "data") == 0 && strcmp(tag, "object") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'a':
+			if (strcmp(attr, "action") == 0)
+				return URL_SRC_HTML_FORM;
+			break;
+		case 'f':
+			if (strcmp(attr, "formaction") == 0)
+				return URL_SRC_HTML_FORM;
+			break;
+		case 'c':
+			if (strcmp(attr, "cite") == 0 || strcmp(attr, "codebase") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+		case 'm':
+			if (strcmp(attr, "manifest") == 0)
+				return URL_SRC_HTML_OTHER;
+			break;
+	}
 	return -1;
 }
 
@@ -1123,6 +1159,9 @@ is_block_tag(const char *t)
 	    "ul", "ol",     "blockquote", "hr",   "title", "pre", "dd",
 	    "dt", "center", "form",       "body", NULL};
 
+	/* every block tag starts with one of these: span, a, img, ... do not */
+	if (t[0] == '\0' || strchr("bpdtlhuocf", t[0]) == NULL)
+		return false;
 	for (int i = 0; blocks[i]; i++)
 		if (strcmp(t, blocks[i]) == 0)
 			return true;
@@ -1150,7 +1189,7 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 {
 	char tag[16], attr[24];
 	size_t tl = 0;
-	bool closing = false, meta_refresh = false;
+	bool closing = false, meta_refresh = false, is_a, is_meta;
 	char *meta_content = NULL;
 	size_t meta_len = 0;
 
@@ -1167,12 +1206,16 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 		p++;
 	}
 	tag[tl] = '\0';
-	if (strcmp(tag, "a") == 0 || is_block_tag(tag))
+	is_a = strcmp(tag, "a") == 0;
+	is_meta = strcmp(tag, "meta") == 0;
+	if (is_a)
 	{
-		if (strcmp(tag, "a") == 0)
-			walk_end_anchor(w);
-		if (is_block_tag(tag))
-			walk_break(w);
+		walk_end_anchor(w);
+		walk_flush(w);
+	}
+	else if (is_block_tag(tag))
+	{
+		walk_break(w);
 		walk_flush(w);
 	}
 	/* attributes */
@@ -1227,10 +1270,13 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 			int src = attr_source(tag, attr);
 			struct sbuf v = {0};
 
+			/* most attributes (class, width, ...) carry nothing */
+			if (src < 0 && !is_meta && strcmp(attr, "style") != 0)
+				continue;
 			add_decoded(&v, vs, ve);
 			if (v.d == NULL)
 				sbuf_adds(&v, "");
-			if (src == URL_SRC_HTML_HREF && strcmp(tag, "a") == 0)
+			if (src == URL_SRC_HTML_HREF && is_a)
 			{
 				if (worth_reporting(v.d, v.len))
 				{
@@ -1273,11 +1319,10 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 			}
 			else if (strcmp(attr, "style") == 0)
 				scan_embedded(w, v.d, v.len, false);
-			else if (strcmp(tag, "meta") == 0 &&
-			         strcmp(attr, "http-equiv") == 0 &&
+			else if (is_meta && strcmp(attr, "http-equiv") == 0 &&
 			         prefix_ci(v.d, v.len, "refresh"))
 				meta_refresh = true;
-			else if (strcmp(tag, "meta") == 0 && strcmp(attr, "content") == 0 &&
+			else if (is_meta && strcmp(attr, "content") == 0 &&
 			         meta_content == NULL)
 			{
 				meta_content = v.d;
@@ -1290,7 +1335,7 @@ walk_tag(struct html_walk *w, const char *p, const char *e)
 	if (meta_refresh && meta_content != NULL)
 		scan_embedded(w, meta_content, meta_len, true);
 	free(meta_content);
-	if (closing && strcmp(tag, "a") == 0)
+	if (closing && is_a)
 		walk_end_anchor(w);
 	if (p < e)
 		p++; /* the '>' */
