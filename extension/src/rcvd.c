@@ -199,8 +199,11 @@ rcvd_ip_parse(const char *s, size_t n, struct rcvd_ip *ip)
 	const char *pct, *colon;
 
 	ip->family = 0;
+	/* an absent or empty span (s may be NULL): nothing to parse */
+	if (s == NULL || n == 0)
+		return false;
 	/* "[addr]" or "[addr]:port": take the inside */
-	if (n > 0 && s[0] == '[')
+	if (s[0] == '[')
 	{
 		const char *rb = memchr(s, ']', n);
 
