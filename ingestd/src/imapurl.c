@@ -4,6 +4,8 @@
  */
 #include "imapurl.h"
 
+#include "digits.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +18,6 @@ imapurl_is_url(const char *arg)
 {
 	return strncasecmp(arg, "imap://", 7) == 0 ||
 	       strncasecmp(arg, "imaps://", 8) == 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Percent-decode s[0..n) into out (size bytes); false if bad or too long. */
@@ -46,8 +36,8 @@ pct_decode(const char *s, size_t n, char *out, size_t size)
 
 			if (i + 2 >= n)
 				return false;
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = digit_hex((unsigned char)s[i + 1]);
+			lo = digit_hex((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return false;
 			c = hi * 16 + lo;
@@ -202,22 +192,6 @@ imapurl_parse(const char *url, struct imap_url *out, char *err, size_t errsize)
 
 /* --- modified UTF-7 ------------------------------------------------------- */
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 /* Append code point cp as UTF-8; false when it does not fit. */
 static bool
 put_utf8(char *out, size_t size, size_t *o, uint32_t cp)
@@ -288,7 +262,7 @@ mutf7_decode(const char *in, char *out, size_t size)
 		}
 		for (p++; *p && *p != '-'; p++)
 		{
-			int v = b64val((unsigned char)*p);
+			int v = digit_b64((unsigned char)*p, ',');
 
 			if (v < 0)
 				return false;

@@ -12,6 +12,8 @@
  */
 #include "smtp.h"
 
+#include "digits.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -192,22 +194,6 @@ smtp_parse_mail_params(const char *p, size_t len, struct smtp_params *out,
 	return 0;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 long
 smtp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz)
 {
@@ -230,7 +216,7 @@ smtp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz)
 		}
 		if (pad)
 			return -1;
-		v = b64val((unsigned char)in[i]);
+		v = digit_b64((unsigned char)in[i], '/');
 		if (v < 0)
 			return -1;
 		acc = acc << 6 | (uint32_t)v;

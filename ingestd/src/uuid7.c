@@ -3,6 +3,8 @@
  */
 #include "uuid7.h"
 
+#include "digits.h"
+
 #include <string.h>
 #include <sys/random.h>
 
@@ -78,18 +80,6 @@ uuid7_format(const struct uuid7 *id, char out[UUID7_STRLEN + 1])
 	*p = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 uuid7_parse(const char *s, struct uuid7 *out)
 {
@@ -105,8 +95,8 @@ uuid7_parse(const char *s, struct uuid7 *out)
 				return false;
 			continue;
 		}
-		hi = hexval(s[i]);
-		lo = hi < 0 ? -1 : hexval(s[i + 1]);
+		hi = digit_hex((unsigned char)s[i]);
+		lo = hi < 0 ? -1 : digit_hex((unsigned char)s[i + 1]);
 		if (lo < 0)
 			return false;
 		out->b[n++] = (uint8_t)(hi << 4 | lo);
