@@ -463,11 +463,10 @@ pending_free(struct pending *p)
 	free(p);
 }
 
-static void
-delivery_done(void *arg, const struct relay_result *r)
+/* A delivery's row after an attempt: the outcome so far, status FINAL. */
+static struct relay_decision_record
+attempt_row(const struct pending *p, const struct relay_result *r)
 {
-	struct pending *p = arg;
-	struct relayctl *c = p->ctl;
 	struct relay_decision_record d = {
 	    .message_id = p->message_id,
 	    .received_at = p->received_at,
@@ -483,9 +482,19 @@ delivery_done(void *arg, const struct relay_result *r)
 	    .final_code = r->code,
 	    .final_reply = r->reply,
 	    .tls = r->tls[0] ? r->tls : NULL,
-	    .delivered_at = r->delivered ? r->finished_at : 0,
 	};
 
+	return d;
+}
+
+static void
+delivery_done(void *arg, const struct relay_result *r)
+{
+	struct pending *p = arg;
+	struct relayctl *c = p->ctl;
+	struct relay_decision_record d = attempt_row(p, r);
+
+	d.delivered_at = r->delivered ? r->finished_at : 0;
 	if (r->delivered)
 		c->stats.delivered++;
 	else
@@ -502,24 +511,9 @@ delivery_retry(void *arg, const struct relay_result *r)
 {
 	struct pending *p = arg;
 	struct relayctl *c = p->ctl;
-	struct relay_decision_record d = {
-	    .message_id = p->message_id,
-	    .received_at = p->received_at,
-	    .decided_at = p->decided_at,
-	    .sensor = p->has_sensor ? p->sensor : NULL,
-	    .peer_ip = p->has_peer ? p->peer_ip : NULL,
-	    .rule = p->rule,
-	    .decision = "relay",
-	    .target = p->target,
-	    .rcpt = (const char *const *)p->rcpt,
-	    .n_rcpt = p->n_rcpt,
-	    .attempts = r->attempts,
-	    .final_code = r->code,
-	    .final_reply = r->reply,
-	    .tls = r->tls[0] ? r->tls : NULL,
-	    .status = RELAY_STATUS_SENDING,
-	};
+	struct relay_decision_record d = attempt_row(p, r);
 
+	d.status = RELAY_STATUS_SENDING;
 	if (c->record)
 		c->record(c->arg, &d);
 }
