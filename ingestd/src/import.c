@@ -615,6 +615,19 @@ imap_message(void *arg, const struct imap_message *mm)
 }
 
 /* "FOLDER=LABEL" (split at the last '=') onto the map; false if bad. */
+/* Append name to a growing array of option values (--folder, --skip-folder). */
+static bool
+push_name(char ***names, size_t *n, char *name)
+{
+	char **p = realloc(*names, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return false;
+	*names = p;
+	p[(*n)++] = name;
+	return true;
+}
+
 static bool
 add_folder_label(struct imap_folder_label **map, size_t *n, const char *arg)
 {
@@ -736,31 +749,19 @@ import_main(int argc, char **argv)
 				no_progress = true;
 				break;
 			case 'f':
-			{
-				char **p = realloc(folders, (n_folders + 1) * sizeof(*p));
-
-				if (!p)
+				if (!push_name(&folders, &n_folders, optarg))
 				{
 					rc = 1;
 					goto out;
 				}
-				folders = p;
-				folders[n_folders++] = optarg;
 				break;
-			}
 			case 'S':
-			{
-				char **p = realloc(skip, (n_skip + 1) * sizeof(*p));
-
-				if (!p)
+				if (!push_name(&skip, &n_skip, optarg))
 				{
 					rc = 1;
 					goto out;
 				}
-				skip = p;
-				skip[n_skip++] = optarg;
 				break;
-			}
 			case 'F':
 				if (!add_folder_label(&labels, &n_labels, optarg))
 				{
