@@ -280,18 +280,14 @@ def pg_ctl(cluster, action):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def test_postgres_stopped_mid_import(pg, sink_db, tmp_path):
-    """Stops and restarts the session cluster (cheaper than a private one);
-    connections opened before the stop are not used after it."""
-    dbname = sink_db.info.dbname
-    dsn = pg.dsn(dbname)
-    box = tmp_path / "bulk.mbox"
-    n = 3000
-    make_mbox(box, n, size=1024)
-    # one message per transaction: slow enough to stop the server midway
+def import_until_pg_stops(pg, dbname, args, env=None):
+    """Run `ingestd import --batch-rows 1 ARGS` (one message per transaction:
+    slow enough to stop the server midway), stop PostgreSQL once the first
+    row is in, start it again; asserts the import failed with the advice to
+    re-run it, and returns how many rows it had stored."""
     proc = subprocess.Popen(
-        [str(INGESTD), "import", "--db", dsn, "--batch-rows", "1", box],
-        stderr=subprocess.PIPE, text=True)
+        [str(INGESTD), "import", "--db", pg.dsn(dbname), "--batch-rows", "1"]
+        + args, stderr=subprocess.PIPE, text=True, env=env)
     try:
         with pg.connect(dbname=dbname) as c:
             deadline = time.monotonic() + 60
@@ -312,6 +308,18 @@ def test_postgres_stopped_mid_import(pg, sink_db, tmp_path):
     assert "run the same import again" in err
     with pg.connect(dbname=dbname) as c:
         partial = c.execute("SELECT count(*) FROM spamlab.message").fetchone()[0]
+    return partial
+
+
+def test_postgres_stopped_mid_import(pg, sink_db, tmp_path):
+    """Stops and restarts the session cluster (cheaper than a private one);
+    connections opened before the stop are not used after it."""
+    dbname = sink_db.info.dbname
+    dsn = pg.dsn(dbname)
+    box = tmp_path / "bulk.mbox"
+    n = 3000
+    make_mbox(box, n, size=1024)
+    partial = import_until_pg_stops(pg, dbname, [str(box)])
     assert 0 < partial < n
     out = run_import(dsn, box)
     s = summary(out.stderr)

@@ -22,7 +22,7 @@ import pytest
 from conftest import TOP, shared_path
 from dovecottmp import Dovecot, free_port
 from sinkdb import sink_db  # noqa: F401 (fixture)
-from test_import import looks_like_mail, pg_ctl
+from test_import import import_until_pg_stops, looks_like_mail
 
 INGESTD = TOP / "ingestd" / "ingestd"
 PASSWORD = "s3cret pass\"word"  # a space and a quote: LOGIN must quote it
@@ -270,31 +270,9 @@ def test_postgres_stopped_mid_import(pg, sink_db, server):
                  b"crash %d\r\n\r\n" % i + b"y" * 1000 + b"\r\n")
     m.logout()
     env = {**os.environ, "INGESTD_IMAP_PASSWORD": PASSWORD}
-    # one message per transaction: slow enough to stop the server midway
-    proc = subprocess.Popen(
-        [str(INGESTD), "import", "--db", dsn, "--batch-rows", "1",
-         "--no-tls-verify", url(server, "INBOX", user="crash")],
-        stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        with pg.connect(dbname=dbname) as c:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if c.execute("SELECT count(*) FROM spamlab.message"
-                             ).fetchone()[0] > 0:
-                    break
-                time.sleep(0.02)
-        pg_ctl(pg, "stop")
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if not os.path.exists(f"{pg.dir}/data/postmaster.pid"):
-            pg_ctl(pg, "start")
-    assert proc.returncode == 1, err
-    assert "cannot store messages" in err
-    assert "run the same import again" in err
-    with pg.connect(dbname=dbname) as c:
-        partial = c.execute("SELECT count(*) FROM spamlab.message").fetchone()[0]
+    partial = import_until_pg_stops(
+        pg, dbname, ["--no-tls-verify", url(server, "INBOX", user="crash")],
+        env=env)
     assert 0 < partial < 1000
     out = run_import(dsn, "--no-tls-verify",
                      url(server, "INBOX", user="crash"))
