@@ -106,7 +106,7 @@ PG_FUNCTION_INFO_V1(header);
 Datum
 header(PG_FUNCTION_ARGS)
 {
-	struct varlena *raw = PG_GETARG_VARLENA_PP(0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	text *t = header_text(raw, name);
 
@@ -120,7 +120,7 @@ PG_FUNCTION_INFO_V1(subject);
 Datum
 subject(PG_FUNCTION_ARGS)
 {
-	text *t = header_text(PG_GETARG_VARLENA_PP(0), "subject");
+	text *t = header_text(msg_header_arg(fcinfo, 0), "subject");
 
 	if (t == NULL)
 		PG_RETURN_NULL();
@@ -132,7 +132,7 @@ PG_FUNCTION_INFO_V1(headers);
 Datum
 headers(PG_FUNCTION_ARGS)
 {
-	struct varlena *raw = PG_GETARG_VARLENA_PP(0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	MemoryContext scratch, old;
 	struct hdr_iter it;
@@ -218,7 +218,7 @@ msg_ids(const char *v, size_t len)
 static Datum
 first_msg_id(FunctionCallInfo fcinfo, const char *field)
 {
-	struct varlena *raw = PG_GETARG_VARLENA_PP(0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	struct hdr_field f;
 	List *ids;
 
@@ -251,7 +251,7 @@ PG_FUNCTION_INFO_V1(reference_ids);
 Datum
 reference_ids(PG_FUNCTION_ARGS)
 {
-	struct varlena *raw = PG_GETARG_VARLENA_PP(0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	struct hdr_field f;
 	List *ids;
 	Datum *elems;
@@ -341,7 +341,7 @@ PG_FUNCTION_INFO_V1(addresses);
 Datum
 addresses(PG_FUNCTION_ARGS)
 {
-	struct varlena *raw = PG_GETARG_VARLENA_PP(0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	char *field = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	MemoryContext scratch, old;

@@ -29,6 +29,7 @@
 #include "hdrscan.h"
 #include "maildate.h"
 #include "rcvd.h"
+#include "spamlab.h"
 
 #define HOP_NATTS 16
 
@@ -191,37 +192,6 @@ hop_values(const struct rcvd_hop *h, const char *raw, size_t rawn, int hop,
 		isnull[15] = true;
 }
 
-/*
- * The header block of a message argument without detoasting the body:
- * a compressed or out-of-line message is fetched in growing prefixes
- * until one holds the whole header block (its ending line is complete),
- * so a 10 MB message with a 3 kB header costs an 8 kB decompression.
- */
-static bytea *
-header_arg(FunctionCallInfo fcinfo, int argno)
-{
-	Datum d = PG_GETARG_DATUM(argno);
-	struct varlena *v = (struct varlena *)DatumGetPointer(d);
-	int32 want = 8 * 1024;
-
-	if (!VARATT_IS_EXTERNAL(v) && !VARATT_IS_COMPRESSED(v))
-		return PG_GETARG_BYTEA_PP(argno);
-	for (;;)
-	{
-		bytea *b = DatumGetByteaPSlice(d, 0, want);
-		const char *p = VARDATA_ANY(b);
-		size_t n = VARSIZE_ANY_EXHDR(b), off;
-
-		if (n < (size_t)want || want >= MaxAllocSize / 4)
-			return b; /* the whole value */
-		off = hdr_body_offset(p, n);
-		if (off < n && memchr(p + off, '\n', n - off) != NULL)
-			return b;
-		pfree(b);
-		want *= 4;
-	}
-}
-
 /* Unfold a header value into fresh palloc'd memory; returns its length. */
 static size_t
 unfold(const char *v, size_t n, char **out)
@@ -255,7 +225,7 @@ PG_FUNCTION_INFO_V1(parse_received);
 Datum
 parse_received(PG_FUNCTION_ARGS)
 {
-	bytea *raw = header_arg(fcinfo, 0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	MemoryContext scratch, old;
 	struct hdr_iter it;
@@ -366,7 +336,7 @@ PG_FUNCTION_INFO_V1(origin_ip);
 Datum
 origin_ip(PG_FUNCTION_ARGS)
 {
-	bytea *raw = header_arg(fcinfo, 0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	ArrayType *trusted = PG_GETARG_ARRAYTYPE_P(1);
 	const char *data = VARDATA_ANY(raw);
 	size_t len = VARSIZE_ANY_EXHDR(raw);
@@ -453,7 +423,7 @@ PG_FUNCTION_INFO_V1(mail_date);
 Datum
 mail_date(PG_FUNCTION_ARGS)
 {
-	bytea *raw = header_arg(fcinfo, 0);
+	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	struct hdr_iter it;
 	struct hdr_field f;
 

@@ -6,6 +6,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "mimewalk.h"
 
 /* mime.c: settings, registered from _PG_init */
@@ -38,6 +40,12 @@ char *mime_decode_header(const char *value, size_t len, bool phrase);
 
 /* headers.c: a palloc'ed copy of bytes made valid UTF-8 (NUL to space). */
 char *mime_valid_utf8(const char *buf, size_t len);
+/*
+ * msgarg.c: the header block of message argument argno (a bytea), fetched
+ * without detoasting the body; the bytes after the header block may be
+ * missing.
+ */
+struct varlena *msg_header_arg(FunctionCallInfo fcinfo, int argno);
 /* geoip.c */
 extern void geoip_define_settings(void);
 /* whois.c */
