@@ -3,6 +3,7 @@
  */
 #include "hdrscan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* End of the line starting at p: the position of its LF (or end). */
@@ -132,18 +133,47 @@ hdr_name_is(const struct hdr_field *f, const char *name)
 	return true;
 }
 
+/* Does the 64-bit word x hold a zero byte?  (Exact: no false positives.) */
+#define SWAR_ONES 0x0101010101010101ULL
+#define SWAR_HIGH 0x8080808080808080ULL
+static inline bool
+has_zero_byte(uint64_t x)
+{
+	return ((x - SWAR_ONES) & ~x & SWAR_HIGH) != 0;
+}
+
 size_t
 hdr_unfold(const char *v, size_t n, char *out)
 {
-	size_t o = 0, start, end;
+	size_t o = 0, i = 0, start, end;
 
-	for (size_t i = 0; i < n; i++)
+	while (i < n)
 	{
-		char c = v[i];
+		size_t stop;
 
-		if (c == '\r' || c == '\n')
-			continue;
-		out[o++] = c == '\0' ? ' ' : c;
+		/* eight bytes at a time while none is CR, LF or NUL */
+		while (i + 8 <= n)
+		{
+			uint64_t x;
+
+			memcpy(&x, v + i, 8);
+			if (has_zero_byte(x) || has_zero_byte(x ^ (SWAR_ONES * '\r')) ||
+			    has_zero_byte(x ^ (SWAR_ONES * '\n')))
+				break;
+			memcpy(out + o, &x, 8);
+			i += 8;
+			o += 8;
+		}
+		/* then byte by byte past the one that stopped the word copy */
+		stop = n - i > 8 ? i + 8 : n;
+		for (; i < stop; i++)
+		{
+			char c = v[i];
+
+			if (c == '\r' || c == '\n')
+				continue;
+			out[o++] = c == '\0' ? ' ' : c;
+		}
 	}
 	start = 0;
 	while (start < o && (out[start] == ' ' || out[start] == '\t'))

@@ -114,6 +114,23 @@ value_prefix(struct varlena *v, int32 want)
 	return detoast_attr_slice(v, 0, want);
 }
 
+/* Does [p, p+n) hold an empty line?  One ends any header block. */
+static bool
+has_empty_line(const char *p, size_t n)
+{
+	const char *e = p + n, *q = p;
+
+	if (n > 0 && (p[0] == '\n' || (n > 1 && p[0] == '\r' && p[1] == '\n')))
+		return true;
+	while ((q = memchr(q, '\n', e - q)) != NULL)
+	{
+		if (++q < e &&
+		    (*q == '\n' || (*q == '\r' && q + 1 < e && q[1] == '\n')))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The header block of message argument argno: the value itself when it is
  * stored plainly, else growing prefixes (8 kB, 32 kB, ...) until one holds
@@ -138,6 +155,9 @@ msg_header_arg(FunctionCallInfo fcinfo, int argno)
 
 		if (n < (size_t)want || want >= MaxAllocSize / 4)
 			return b; /* the whole value */
+		if (has_empty_line(p, n))
+			return b;
+		/* the block may end at a line that is not a field */
 		off = hdr_body_offset(p, n);
 		if (off < n && memchr(p + off, '\n', n - off) != NULL)
 			return b;

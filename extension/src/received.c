@@ -107,11 +107,35 @@ safe_text(const char *p, size_t n)
 	return cstring_to_text_with_len(b.data, b.len);
 }
 
+/* Is every byte of [p, p+n) ASCII and not NUL? */
+static bool
+plain_ascii(const char *p, size_t n)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	const uint64 high = UINT64CONST(0x8080808080808080);
+	uint64 bad = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		uint64 x;
+
+		memcpy(&x, p + i, 8);
+		bad |= (x & high) | ((x - ones) & ~x & high);
+	}
+	for (; i < n; i++)
+		bad |= (unsigned char)p[i] >= 0x80 || p[i] == '\0';
+	return bad == 0;
+}
+
+/* A text column from a span; ascii: the whole value was plain_ascii(). */
 static void
-span_datum(struct rcvd_span s, Datum *v, bool *isnull)
+span_datum(struct rcvd_span s, bool ascii, Datum *v, bool *isnull)
 {
 	if (s.p == NULL)
 		*isnull = true;
+	else if (ascii)
+		*v = PointerGetDatum(cstring_to_text_with_len(s.p, s.n));
 	else
 		*v = PointerGetDatum(safe_text(s.p, s.n));
 }
@@ -157,31 +181,33 @@ hop_values(const struct rcvd_hop *h, const char *raw, size_t rawn, int hop,
            Datum *v, bool *isnull)
 {
 	TimestampTz ts;
+	bool ascii = plain_ascii(raw, rawn);
 
 	memset(isnull, 0, sizeof(bool) * HOP_NATTS);
 	if (hop > 0)
 		v[0] = Int32GetDatum(hop);
 	else
 		isnull[0] = true;
-	v[1] = PointerGetDatum(safe_text(raw, rawn));
+	v[1] = PointerGetDatum(ascii ? cstring_to_text_with_len(raw, rawn)
+	                             : safe_text(raw, rawn));
 	v[2] = CStringGetTextDatum(status_names[h->status]);
-	span_datum(h->from_helo, &v[3], &isnull[3]);
-	span_datum(h->from_rdns, &v[4], &isnull[4]);
+	span_datum(h->from_helo, ascii, &v[3], &isnull[3]);
+	span_datum(h->from_rdns, ascii, &v[4], &isnull[4]);
 	if (h->ip.family)
 		v[5] = ip_datum(&h->ip);
 	else
 		isnull[5] = true;
-	span_datum(h->from_ident, &v[6], &isnull[6]);
-	span_datum(h->by_host, &v[7], &isnull[7]);
-	span_datum(h->protocol, &v[8], &isnull[8]);
+	span_datum(h->from_ident, ascii, &v[6], &isnull[6]);
+	span_datum(h->by_host, ascii, &v[7], &isnull[7]);
+	span_datum(h->protocol, ascii, &v[8], &isnull[8]);
 	if (h->tls >= 0)
 		v[9] = BoolGetDatum(h->tls == 1);
 	else
 		isnull[9] = true;
-	span_datum(h->auth, &v[10], &isnull[10]);
-	span_datum(h->queue_id, &v[11], &isnull[11]);
-	span_datum(h->envelope_from, &v[12], &isnull[12]);
-	span_datum(h->envelope_for, &v[13], &isnull[13]);
+	span_datum(h->auth, ascii, &v[10], &isnull[10]);
+	span_datum(h->queue_id, ascii, &v[11], &isnull[11]);
+	span_datum(h->envelope_from, ascii, &v[12], &isnull[12]);
+	span_datum(h->envelope_for, ascii, &v[13], &isnull[13]);
 	if (h->date_valid && unix_to_timestamptz(h->date, &ts))
 		v[14] = TimestampTzGetDatum(ts);
 	else
