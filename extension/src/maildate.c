@@ -233,7 +233,7 @@ maildate_days_from_civil(long y, int m, int d)
 }
 
 bool
-maildate_parse(const char *s, size_t n, int64_t *out)
+maildate_parse_lenient(const char *s, size_t n, int64_t *out)
 {
 	struct tok t[MAXTOK];
 	int k = tokenize(s, n, t);
@@ -422,4 +422,171 @@ maildate_parse(const char *s, size_t n, int64_t *out)
 	*out = maildate_days_from_civil(year, mon, (int)day) * 86400 + hour * 3600 +
 	       min * 60 + sec - (int64_t)off * 60;
 	return true;
+}
+
+/* ------------------------------------------------ the RFC 5322 fast path */
+
+/* Blanks, line breaks (a folded Date header) and NUL separate parts. */
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0';
+}
+
+/* n decimal digits at s[*i] (exactly n), their value in *v. */
+static bool
+digits(const char *s, size_t len, size_t *i, int n, long *v)
+{
+	*v = 0;
+	for (int d = 0; d < n; d++, (*i)++)
+	{
+		if (*i >= len || s[*i] < '0' || s[*i] > '9')
+			return false;
+		*v = *v * 10 + (s[*i] - '0');
+	}
+	return *i >= len || s[*i] < '0' || s[*i] > '9';
+}
+
+/* One or two digits at s[*i], not followed by a third. */
+static bool
+digits12(const char *s, size_t len, size_t *i, long *v)
+{
+	size_t st = *i;
+
+	if (digits(s, len, i, 2, v))
+		return true;
+	*i = st;
+	return digits(s, len, i, 1, v);
+}
+
+/* Index 0-based of a 3-letter name in names (first three letters), or -1. */
+static int
+abbrev3(const char *p, const char *const *names, int count)
+{
+	for (int k = 0; k < count; k++)
+		if (lower(p[0]) == names[k][0] && lower(p[1]) == names[k][1] &&
+		    lower(p[2]) == names[k][2])
+			return k;
+	return -1;
+}
+
+static const char *const zero_zones[] = {"gmt", "utc"};
+
+/* Skip one or more blanks; false if there is none. */
+static bool
+blanks(const char *s, size_t n, size_t *i)
+{
+	size_t st = *i;
+
+	while (*i < n && is_blank(s[*i]))
+		(*i)++;
+	return *i > st;
+}
+
+/* Is c an ASCII letter, as the lenient tokenizer counts them? */
+static bool
+is_letter(char c)
+{
+	return ((unsigned char)c | 32) >= 'a' && ((unsigned char)c | 32) <= 'z';
+}
+
+bool
+maildate_parse_strict(const char *s, size_t n, int64_t *out)
+{
+	size_t i = 0;
+	long day, year, hour, min, sec = 0, zone;
+	int mon;
+	bool neg;
+
+	while (i < n && is_blank(s[i]))
+		i++;
+	/* "Tue, " or "Tue " */
+	if (i + 3 <= n && is_letter(s[i]))
+	{
+		if (i + 3 < n && is_letter(s[i + 3]))
+			return false;
+		if (abbrev3(s + i, weekdays, 7) < 0)
+			return false;
+		i += 3;
+		if (i < n && s[i] == ',')
+			i++;
+		if (!blanks(s, n, &i))
+			return false;
+	}
+	/* "3 Nov 2009 " */
+	if (!digits12(s, n, &i, &day))
+		return false;
+	if (day < 1 || day > 31 || !blanks(s, n, &i) || i + 3 > n ||
+	    (i + 3 < n && is_letter(s[i + 3])))
+		return false;
+	if ((mon = abbrev3(s + i, months, 12) + 1) == 0)
+		return false;
+	i += 3;
+	if (!blanks(s, n, &i) || !digits(s, n, &i, 4, &year) || year < 1000 ||
+	    day > maildate_days_in_month(year, mon) || !blanks(s, n, &i))
+		return false;
+	/* "10:00[:00] " */
+	if (!digits12(s, n, &i, &hour))
+		return false;
+	if (i >= n || s[i++] != ':' || !digits(s, n, &i, 2, &min))
+		return false;
+	if (i < n && s[i] == ':')
+	{
+		i++;
+		if (!digits(s, n, &i, 2, &sec))
+			return false;
+	}
+	if (hour > 23 || min > 59 || sec > 60 || !blanks(s, n, &i))
+		return false;
+	/* "+0000", or "GMT"/"UT"/"UTC" and nothing after */
+	if (i + 2 <= n && is_letter(s[i]))
+	{
+		size_t st = i;
+
+		while (i < n && is_letter(s[i]))
+			i++;
+		if (!((i - st == 3 && abbrev3(s + st, zero_zones, 2) >= 0) ||
+		      (i - st == 2 && lower(s[st]) == 'u' && lower(s[st + 1]) == 't')))
+			return false;
+		while (i < n && is_blank(s[i]))
+			i++;
+		if (i < n)
+			return false;
+		zone = 0;
+		neg = false;
+	}
+	else
+	{
+		if (i >= n || (s[i] != '+' && s[i] != '-'))
+			return false;
+		neg = s[i++] == '-';
+		if (!digits(s, n, &i, 4, &zone) || zone / 100 > 23 || zone % 100 > 59)
+			return false;
+	}
+	/* after it only blanks and comments without an "am" or "pm" word */
+	if (i < n && !is_blank(s[i]) && s[i] != '(')
+		return false;
+	while (i < n)
+	{
+		size_t st = i;
+
+		while (i < n && is_letter(s[i]))
+			i++;
+		if (i - st == 2 && lower(s[st + 1]) == 'm' &&
+		    (lower(s[st]) == 'a' || lower(s[st]) == 'p'))
+			return false;
+		if (i == st)
+			i++;
+	}
+	zone = (zone / 100 * 60 + zone % 100) * (neg ? -1 : 1);
+	*out = maildate_days_from_civil(year, mon, (int)day) * 86400 + hour * 3600 +
+	       min * 60 + sec - zone * 60;
+	return true;
+}
+
+bool
+maildate_parse(const char *s, size_t n, int64_t *out)
+{
+	return maildate_parse_strict(s, n, out) ||
+	       maildate_parse_lenient(s, n, out);
 }

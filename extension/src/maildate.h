@@ -24,6 +24,15 @@
  */
 bool maildate_parse(const char *s, size_t n, int64_t *out);
 
+/*
+ * The two halves of maildate_parse: a fast path for the RFC 5322 form
+ * ("Tue, 3 Nov 2009 10:00:00 +0000 (UTC)"), which declines anything else,
+ * and the lenient parser.  Whatever the fast path accepts, the lenient
+ * parser reads the same (fuzz_maildate checks it).
+ */
+bool maildate_parse_strict(const char *s, size_t n, int64_t *out);
+bool maildate_parse_lenient(const char *s, size_t n, int64_t *out);
+
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian), and the
  * number of days in a month: shared with the whois date parser. */
 int64_t maildate_days_from_civil(long y, int m, int d);
