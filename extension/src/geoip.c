@@ -705,7 +705,7 @@ geoip_databases_add(ReturnSetInfo *rsinfo, const GeoipDb *db)
 				desc = d->description;
 		}
 		n[7] = !geoip_cstring(desc, &v[7]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+		tuplestore_putvalues(rsinfo->setResult, spamlab_srf_desc(rsinfo), v, n);
 	}
 }
 
@@ -751,7 +751,7 @@ geoip_databases(PG_FUNCTION_ARGS)
 	bool verify = PG_GETARG_BOOL(0);
 	GeoipDb *dbs[] = {&geoip_city_files, &geoip_asn_files};
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	for (int i = 0; i < lengthof(dbs); i++)
 	{
 		if (!geoip_ready(dbs[i], false))

@@ -139,7 +139,7 @@ headers(PG_FUNCTION_ARGS)
 	struct hdr_field f;
 	int n = 0;
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "spamlab headers",
 	                                ALLOCSET_DEFAULT_SIZES);
 	hdr_iter_init(&it, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
@@ -155,7 +155,8 @@ headers(PG_FUNCTION_ARGS)
 		    mime_decode_header(f.value, f.value_len, false));
 		values[3] = CStringGetTextDatum(mime_valid_utf8(f.value, f.value_len));
 		MemoryContextSwitchTo(old);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, spamlab_srf_desc(rsinfo),
+		                     values, nulls);
 		MemoryContextReset(scratch);
 	}
 	MemoryContextDelete(scratch);
@@ -330,7 +331,8 @@ put_mailbox(ReturnSetInfo *rsinfo, struct addr_row *r)
 		values[1] = CStringGetTextDatum(a);
 		nulls[1] = false;
 	}
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	tuplestore_putvalues(rsinfo->setResult, spamlab_srf_desc(rsinfo), values,
+	                     nulls);
 }
 
 /*
@@ -359,7 +361,7 @@ addresses(PG_FUNCTION_ARGS)
 		         errhint("Use one of From, Sender, Reply-To, To, Cc, Bcc or "
 		                 "Return-Path.")));
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "spamlab addresses",
 	                                ALLOCSET_DEFAULT_SIZES);
 	hdr_iter_init(&it, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));

@@ -134,7 +134,7 @@ attachments(PG_FUNCTION_ARGS)
 	const struct mw_message *m;
 	bool owned;
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	m = mime_parse_cached(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), MW_HASH,
 	                      &owned);
 	PG_TRY();
@@ -163,8 +163,8 @@ attachments(PG_FUNCTION_ARGS)
 			}
 			values[4] = Int64GetDatum(p->size);
 			values[5] = CStringGetTextDatum(p->sha256);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
-			                     nulls);
+			tuplestore_putvalues(rsinfo->setResult, spamlab_srf_desc(rsinfo),
+			                     values, nulls);
 		}
 	}
 	PG_CATCH();

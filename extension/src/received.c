@@ -254,11 +254,13 @@ parse_received(PG_FUNCTION_ARGS)
 	struct varlena *raw = msg_header_arg(fcinfo, 0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	MemoryContext scratch, old;
+	TupleDesc desc;
 	struct hdr_iter it;
 	struct hdr_field f;
 	int hop = 0;
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
+	desc = spamlab_srf_desc(rsinfo);
 	scratch = hop_context(fcinfo);
 	hdr_iter_init(&it, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
 	while (hdr_iter_next(&it, &f))
@@ -276,7 +278,7 @@ parse_received(PG_FUNCTION_ARGS)
 		n = unfold(f.value, f.value_len, &buf);
 		rcvd_parse(buf, n, &h);
 		hop_values(&h, buf, n, ++hop, v, isnull);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
+		tuplestore_putvalues(rsinfo->setResult, desc, v, isnull);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 	}

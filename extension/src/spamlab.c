@@ -7,6 +7,10 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "utils/tuplestore.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -35,4 +39,36 @@ Datum
 version(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(SPAMLAB_VERSION));
+}
+
+/*
+ * Start a materialized set result: like InitMaterializedSRF(fcinfo, 0),
+ * which looks the row type up in the catalogs and copies it on every call
+ * (then the executor checks and frees the copy), but forming rows with the
+ * descriptor the executor already holds for this call site.  setDesc stays
+ * NULL, which tells the executor there is no descriptor to check or free;
+ * spamlab_srf_desc() gives the descriptor to form rows with.
+ */
+void
+spamlab_srf_begin(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+	MemoryContext old;
+	Tuplestorestate *store;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+	    !(rsinfo->allowedModes & SFRM_Materialize) ||
+	    rsinfo->expectedDesc == NULL)
+	{
+		/* an unusual caller: the general path, with its checks */
+		InitMaterializedSRF(fcinfo, 0);
+		return;
+	}
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	store = tuplestore_begin_heap(
+	    (rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
+	MemoryContextSwitchTo(old);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = NULL;
 }

@@ -6,6 +6,7 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "fmgr.h"
 
 #include "mimewalk.h"
@@ -40,6 +41,14 @@ char *mime_decode_header(const char *value, size_t len, bool phrase);
 
 /* headers.c: a palloc'ed copy of bytes made valid UTF-8 (NUL to space). */
 char *mime_valid_utf8(const char *buf, size_t len);
+/*
+ * spamlab.c: start a materialized set result cheaply (see there), and the
+ * descriptor to form its rows with.
+ */
+void spamlab_srf_begin(FunctionCallInfo fcinfo);
+#define spamlab_srf_desc(rsinfo)                                               \
+	((rsinfo)->setDesc ? (rsinfo)->setDesc : (rsinfo)->expectedDesc)
+
 /*
  * msgarg.c: the header block of message argument argno (a bytea), fetched
  * without detoasting the body; the bytes after the header block may be

@@ -65,8 +65,8 @@ put_url(void *arg, const struct url_hit *h)
 	nulls[6] = sink->part < 0;
 	values[7] = text_or_null(h->anchor, &nulls[7]);
 	MemoryContextSwitchTo(old);
-	tuplestore_putvalues(sink->rsinfo->setResult, sink->rsinfo->setDesc, values,
-	                     nulls);
+	tuplestore_putvalues(sink->rsinfo->setResult,
+	                     spamlab_srf_desc(sink->rsinfo), values, nulls);
 	MemoryContextReset(sink->scratch);
 }
 
@@ -87,7 +87,7 @@ extract_urls(PG_FUNCTION_ARGS)
 	struct hdr_field f;
 	bool owned;
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	sink.rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	sink.scratch = AllocSetContextCreate(
 	    CurrentMemoryContext, "spamlab extract_urls", ALLOCSET_DEFAULT_SIZES);
@@ -158,7 +158,7 @@ extract_urls_text(PG_FUNCTION_ARGS)
 	char *ct = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	struct url_sink sink;
 
-	InitMaterializedSRF(fcinfo, 0);
+	spamlab_srf_begin(fcinfo);
 	sink.rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
 	sink.scratch = AllocSetContextCreate(
 	    CurrentMemoryContext, "spamlab extract_urls", ALLOCSET_DEFAULT_SIZES);
