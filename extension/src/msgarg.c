@@ -6,14 +6,17 @@
  * fetch stops early for uncompressed and pglz values, but for an
  * out-of-line lz4 value it reads every chunk of the compressed datum
  * before decompressing the slice, because lz4 has no bound on how much
- * input a prefix needs.  It does have one: an lz4 block spends at most
+ * input a prefix needs.  It nearly has one: an lz4 block spends at most
  * LZ4_COMPRESSBOUND(n) input bytes on its first n output bytes (literals
  * cost a byte each plus a length byte per 255; a match costs three bytes
- * and yields at least four).  So for those values we fetch that many
- * stored bytes ourselves and decode them with LZ4_decompress_safe_partial,
- * which stops at the target and copes with input cut mid-sequence.  Any
- * shortfall or decode error falls back to PostgreSQL's slice fetch, which
- * also reports genuinely corrupt data.
+ * and yields at least four), except that a literal run starting inside
+ * the prefix puts all its length bytes first, up to one per 255 bytes of
+ * the whole value.  So for those values we fetch that many stored bytes
+ * ourselves and decode them with LZ4_decompress_safe_partial, which stops
+ * at the target and, on input cut mid-sequence, yields a correct shorter
+ * prefix or fails (fuzz/fuzz_lz4prefix.c checks both claims against the
+ * lz4 we link).  Any shortfall or decode error falls back to PostgreSQL's
+ * slice fetch, which also reports genuinely corrupt data.
  */
 #include "postgres.h"
 
