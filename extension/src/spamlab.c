@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
+
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -21,12 +23,50 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 /*
+ * spamlab.heap_keep: freed heap memory a backend keeps for reuse.
+ *
+ * extract_urls(), attachments() and body_text() detoast whole messages,
+ * often several MB each.  glibc serves such blocks with mmap or from the
+ * top of the heap and gives them back on free (munmap, or trimming the
+ * heap once more than twice the last big block is free), so the next
+ * message faults every page in again: a fresh backend ran extract_urls at
+ * a third of the speed of one whose heap had grown for other reasons.
+ * Keeping up to heap_keep free and serving blocks up to half of it from
+ * the heap removes that (docs/sql.md has the numbers).  0 sets glibc's
+ * fixed 128 kB thresholds; its adaptive ones cannot be restored once set.
+ */
+static int heap_keep_kb;
+
+static void
+heap_keep_assign(int newval, void *extra)
+{
+	if (newval > 0)
+	{
+		/* glibc caps the mmap threshold at 32 MB on 64-bit systems */
+		mallopt(M_MMAP_THRESHOLD, Min(newval / 2, 32 * 1024) * 1024);
+		mallopt(M_TRIM_THRESHOLD, newval * 1024);
+	}
+	else
+	{
+		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+		mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	}
+}
+
+/*
  * Register every module's settings once per backend, then reserve the
  * "spamlab." prefix so a typo in a setting name is reported, not ignored.
  */
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable(
+	    "spamlab.heap_keep",
+	    "Freed heap memory a backend keeps for the next large message.",
+	    "Avoids returning and re-faulting the memory of every detoasted "
+	    "message; 0 sets glibc's fixed 128 kB thresholds.",
+	    &heap_keep_kb, 64 * 1024, 0, 1024 * 1024, PGC_USERSET, GUC_UNIT_KB,
+	    NULL, heap_keep_assign, NULL);
 	mime_define_gucs();
 	geoip_define_settings();
 	whois_define_gucs();
