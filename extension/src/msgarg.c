@@ -136,7 +136,7 @@ has_empty_line(const char *p, size_t n)
 
 /*
  * The header block of message argument argno: the value itself when it is
- * stored plainly, else growing prefixes (8 kB, 32 kB, ...) until one holds
+ * stored plainly, else growing prefixes (4 kB, 16 kB, ...) until one holds
  * the whole header block (its last line is complete) or the whole value.
  * Only the bytes up to the header block's end may be relied on.
  */

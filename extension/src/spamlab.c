@@ -1,8 +1,9 @@
 /*
  * spamlab.c: module entry point.
  *
- * Only _PG_init and the version function live here; each function family has
- * its own file (received.c, urls.c, mime.c, geoip.c, whois.c, ...).
+ * _PG_init, the version function and what every family shares (the backend's
+ * heap setting, the start of a set result) live here; each function family
+ * has its own file (received.c, urls.c, mime.c, geoip.c, whois.c, ...).
  */
 #include "postgres.h"
 
@@ -12,9 +13,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
-#include "utils/tuplestore.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/tuplestore.h"
 
 #include "spamlab.h"
 
