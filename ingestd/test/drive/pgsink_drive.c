@@ -8,6 +8,7 @@
  *                [--repeat K] [--seed S] [--max-attempts N]
  *                [--flush-ms N] [--trickle-ms N] [--staged] [--no-auth]
  *                [--relays N] [--poison-relay I,J,...] [--varied-sessions]
+ *                [--session-commands N]
  *
  * --trickle-ms runs the loop N ms after each message, like a daemon fed
  * by clients (the flush timer, not the row bound, cuts the batches); with
@@ -22,6 +23,8 @@
  * one of many shapes (no commands, NULL and out-of-range replies and ports,
  * NULL strings, NUL bytes, invalid UTF-8, a command cut at 512 bytes inside
  * a UTF-8 sequence) instead of the same three commands and one AUTH.
+ * --session-commands N gives every session N commands (MAIL, RCPT, DATA
+ * in turn) and no AUTH, like a client sending many messages (bench).
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -117,9 +120,11 @@ main(int argc, char **argv)
 	    {"relays", required_argument, NULL, 'R'},
 	    {"poison-relay", required_argument, NULL, 'P'},
 	    {"varied-sessions", no_argument, NULL, 'V'},
+	    {"session-commands", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0}};
 	const char *db = "", *poison = NULL, *poison_relay = NULL;
-	long nrelay = 0;
+	long nrelay = 0, ncmd = 0;
+	struct session_command *many = NULL;
 	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
 	struct pgsink_config cfg;
 	struct pgsink_stats st;
@@ -188,12 +193,32 @@ main(int argc, char **argv)
 			case 'V':
 				varied = true;
 				break;
+			case 'C':
+				ncmd = atol(optarg);
+				break;
 			default:
 				return 2;
 		}
 	}
 	if (size < 64)
 		size = 64;
+	if (ncmd > 0)
+	{
+		static const char *const texts[] = {"MAIL FROM:<a@example.org>",
+		                                    "RCPT TO:<b@example.net>", "DATA"};
+		static const int codes[] = {250, 250, 354};
+
+		many = calloc((size_t)ncmd, sizeof(*many));
+		if (!many)
+			return 1;
+		for (long k = 0; k < ncmd; k++)
+		{
+			many[k].at = k * 100;
+			many[k].text = texts[k % 3];
+			many[k].text_len = strlen(texts[k % 3]);
+			many[k].reply_code = codes[k % 3];
+		}
+	}
 	raw = malloc((size_t)size);
 	base = event_base_new();
 	sink = base ? pgsink_new(base, db, &cfg) : NULL;
@@ -292,6 +317,13 @@ main(int argc, char **argv)
 			sr.n_auths = 1;
 			if (varied)
 				varied_session(&sr, i);
+			if (many)
+			{
+				sr.commands = many;
+				sr.n_commands = (size_t)ncmd;
+				sr.auths = NULL;
+				sr.n_auths = 0;
+			}
 			if (!pgsink_add_session(sink, &sr, done_cb, NULL))
 				return 1;
 		}
@@ -321,5 +353,6 @@ main(int argc, char **argv)
 	pgsink_free(sink);
 	event_base_free(base);
 	free(raw);
+	free(many);
 	return ok ? 0 : 1;
 }
