@@ -330,3 +330,21 @@ def test_direct_session_replay_falls_back(pg, sink_db):
     assert "event=replay" in out.stderr
     assert st["committed"] == 30 and st["rows_inserted"] == 0
     assert session_rows(sink_db) == got
+
+
+def test_session_bytes_count_both_encodings(pg, sink_db):
+    """A session is held as a staging tuple and as table rows for the
+    direct COPY; batch_bytes (like the backpressure bound) counts both, so
+    fewer sessions fit a batch than with staging alone."""
+    dsn = pg.dsn(sink_db.info.dbname)
+    args = ["--messages", 0, "--sessions", 60, "--session-commands", 300,
+            "--batch-bytes", 100000, "--seed", 14]
+    staged, _ = drive(dsn, *args, "--staged")
+    sink_db.execute("TRUNCATE spamlab.smtp_session, spamlab.smtp_command,"
+                    " spamlab.smtp_auth")
+    direct, _ = drive(dsn, *args)
+    assert staged["committed"] == direct["committed"] == 60
+    assert direct["batches_direct"] == direct["batches"]
+    # 300 commands: about 15 KB staged, 24 KB more as rows
+    assert 6 <= staged["batches"] <= 10
+    assert direct["batches"] >= 2 * staged["batches"]

@@ -75,6 +75,7 @@ struct item
 	enum item_kind kind;
 	uint8_t *buf; /* one binary COPY tuple */
 	size_t len;
+	size_t mem;        /* len + dlen: what the queue counts */
 	int64_t ts;        /* received_at / started_at, Unix us */
 	int64_t queued_us; /* monotonic, for lag and the flush timer */
 	size_t last_off;   /* message: offset of its last field (password) */
@@ -238,7 +239,7 @@ q_push_tail(struct itemq *q, struct item *it)
 		q->head = it;
 	q->tail = it;
 	q->n++;
-	q->bytes += it->len;
+	q->bytes += it->mem;
 }
 
 static struct item *
@@ -252,7 +253,7 @@ q_pop_head(struct itemq *q)
 	if (!q->head)
 		q->tail = NULL;
 	q->n--;
-	q->bytes -= it->len;
+	q->bytes -= it->mem;
 	it->next = NULL;
 	return it;
 }
@@ -590,15 +591,22 @@ tuple_field_offset(const uint8_t *buf, int k)
 	return pos;
 }
 
+/*
+ * Queue a record: b is its staging tuple, d (or NULL) its rows for the
+ * direct COPY; the item takes both buffers, also on failure (freed).
+ */
 static struct item *
-enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
-        const struct uuid7 *id, pgsink_done_fn done, void *arg)
+enqueue(struct pgsink *s, struct copybuf *b, struct copybuf *d,
+        enum item_kind kind, int64_t ts, const struct uuid7 *id,
+        pgsink_done_fn done, void *arg)
 {
 	struct item *it;
 
-	if (b->oom || !(it = calloc(1, sizeof(*it))))
+	if (b->oom || (d && d->oom) || !(it = calloc(1, sizeof(*it))))
 	{
 		copybuf_free(b);
+		if (d)
+			copybuf_free(d);
 		return NULL;
 	}
 	if (kind == ITEM_MESSAGE)
@@ -609,6 +617,12 @@ enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
 	it->kind = kind;
 	it->buf = b->data;
 	it->len = b->len;
+	if (d)
+	{
+		it->dbuf = d->data;
+		it->dlen = d->len;
+	}
+	it->mem = it->len + it->dlen;
 	it->ts = ts;
 	it->queued_us = mono_us();
 	uuid7_format(id, it->id);
@@ -633,7 +647,7 @@ pgsink_add_message(struct pgsink *s, const struct msg_record *msg,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_MESSAGE, msg->received_at, &msg->id, done,
+	return enqueue(s, &b, NULL, ITEM_MESSAGE, msg->received_at, &msg->id, done,
 	               arg) != NULL;
 }
 
@@ -657,15 +671,11 @@ pgsink_add_session(struct pgsink *s, const struct session_record *ses,
 		copybuf_free(&d);
 		return false;
 	}
-	it = enqueue(s, &b, ITEM_SESSION, ses->started_at, &ses->id, done, arg);
+	it = enqueue(s, &b, s->cfg.direct_copy ? &d : NULL, ITEM_SESSION,
+	             ses->started_at, &ses->id, done, arg);
 	if (!it)
-	{
-		copybuf_free(&d);
 		return false;
-	}
 	/* kick() only schedules: no batch can have taken the item yet */
-	it->dbuf = d.data;
-	it->dlen = d.len;
 	it->cmd_off = cmd_off;
 	it->auth_off = auth_off;
 	return true;
@@ -687,8 +697,8 @@ pgsink_add_relay(struct pgsink *s, const struct relay_decision_record *d,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_RELAY, d->received_at, &d->message_id, done,
-	               arg) != NULL;
+	return enqueue(s, &b, NULL, ITEM_RELAY, d->received_at, &d->message_id,
+	               done, arg) != NULL;
 }
 
 /* --- the batch ---------------------------------------------------------- */
@@ -870,12 +880,12 @@ batch_take(struct pgsink *s)
 		struct item *it = s->queue.head;
 
 		if (rows && (rows >= s->cfg.batch_rows ||
-		             bytes + it->len > s->cfg.batch_bytes || s->single_left))
+		             bytes + it->mem > s->cfg.batch_bytes || s->single_left))
 			break;
 		it = q_pop_head(&s->queue);
 		q_push_tail(&s->inflight, it);
 		rows++;
-		bytes += it->len;
+		bytes += it->mem;
 		msgs |= it->kind == ITEM_MESSAGE;
 		sess |= it->kind == ITEM_SESSION;
 		relay |= it->kind == ITEM_RELAY;
