@@ -244,3 +244,107 @@ def test_relay_decisions(pg, sink_db):
     assert "kind=relay" in out.stderr
     assert count(sink_db, "relay_decision") == 59
     assert count(sink_db, "message") == 60
+
+
+SESSION_TABLES = {
+    "smtp_session": "id",
+    "smtp_command": "session_id, n",
+    "smtp_auth": "session_id, n",
+}
+
+
+def session_rows(conn):
+    return {t: conn.execute(f"SELECT * FROM spamlab.{t} ORDER BY {key}"
+                            ).fetchall()
+            for t, key in SESSION_TABLES.items()}
+
+
+def test_direct_session_rows_match_staged(pg, sink_db):
+    """Sessions COPYed straight into smtp_session, smtp_command and
+    smtp_auth give exactly the rows staging + INSERT ... SELECT gives, for
+    every shape of session (no commands, NULL replies and ports, bad UTF-8,
+    a command cut at 512 bytes, NULL credentials), alone and mixed with
+    messages in one batch."""
+    dsn = pg.dsn(sink_db.info.dbname)
+    for extra in (["--messages", 0], ["--messages", 20, "--no-auth"]):
+        st, out = drive(dsn, "--sessions", 60, "--varied-sessions",
+                        "--seed", 13, *extra)
+        assert st["batches"] == st["batches_direct"] == 1
+        direct = session_rows(sink_db)
+        assert len(direct["smtp_session"]) == 60
+        assert len(direct["smtp_command"]) > 60
+        assert len(direct["smtp_auth"]) > 40
+        assert st["rows_inserted"] == sum(map(len, direct.values())) + (
+            20 if "--no-auth" in extra else 0)
+        sink_db.execute("TRUNCATE spamlab.smtp_session,"
+                        " spamlab.smtp_command, spamlab.smtp_auth")
+        st, _ = drive(dsn, "--sessions", 60, "--varied-sessions", "--seed",
+                      13, "--staged", *extra)
+        assert st["batches"] == 1 and st["batches_direct"] == 0
+        assert session_rows(sink_db) == direct
+        # the shapes are there (NULL reply, cut command, NULL credentials)
+        assert sink_db.execute(
+            "SELECT count(*) FILTER (WHERE reply_code IS NULL) > 0,"
+            " max(octet_length(command)) BETWEEN 510 AND 520"
+            " FROM spamlab.smtp_command").fetchone() == (True, True)
+        assert sink_db.execute(
+            "SELECT count(*) FROM spamlab.smtp_auth WHERE username IS NULL"
+        ).fetchone()[0] > 0
+        sink_db.execute("TRUNCATE spamlab.smtp_session,"
+                        " spamlab.smtp_command, spamlab.smtp_auth")
+
+
+def test_direct_session_replay_falls_back(pg, sink_db):
+    """A session already stored makes the direct COPY fail whole (unique
+    violation); the batch, old and new sessions mixed, goes through staging
+    + ON CONFLICT: every session, command and AUTH row once, none lost."""
+    dsn = pg.dsn(sink_db.info.dbname)
+    st, out = drive(dsn, "--messages", 0, "--sessions", 20, "--seed", 12,
+                    "--varied-sessions")
+    assert st["batches_direct"] == 1 and "event=replay" not in out.stderr
+    want = session_rows(sink_db)
+    # 30 sessions, the first 20 stored already, with messages in the batch
+    st, out = drive(dsn, "--messages", 10, "--no-auth", "--sessions", 30,
+                    "--seed", 12, "--varied-sessions")
+    assert "event=replay" in out.stderr
+    assert st["committed"] == 40 and st["batch_errors"] == 0
+    assert st["batches_direct"] == 0 and st["messages_inserted"] == 10
+    got = session_rows(sink_db)
+    assert len(got["smtp_session"]) == 30
+    for t, key in SESSION_TABLES.items():
+        n = len(key.split(","))
+        keys = [r[:n] for r in got[t]]
+        assert len(keys) == len(set(keys)), t
+        # the rows stored before are unchanged
+        assert set(want[t]) <= set(got[t]), t
+    # the same 30 sessions loaded into an empty database: the same rows
+    sink_db.execute("TRUNCATE spamlab.smtp_session, spamlab.smtp_command,"
+                    " spamlab.smtp_auth")
+    st, _ = drive(dsn, "--messages", 0, "--sessions", 30, "--seed", 12,
+                  "--varied-sessions")
+    assert st["batches_direct"] == 1
+    assert session_rows(sink_db) == got
+    # a replay of a stored session alone: fallback, nothing new
+    st, out = drive(dsn, "--messages", 0, "--sessions", 30, "--seed", 12,
+                    "--varied-sessions")
+    assert "event=replay" in out.stderr
+    assert st["committed"] == 30 and st["rows_inserted"] == 0
+    assert session_rows(sink_db) == got
+
+
+def test_session_bytes_count_both_encodings(pg, sink_db):
+    """A session is held as a staging tuple and as table rows for the
+    direct COPY; batch_bytes (like the backpressure bound) counts both, so
+    fewer sessions fit a batch than with staging alone."""
+    dsn = pg.dsn(sink_db.info.dbname)
+    args = ["--messages", 0, "--sessions", 60, "--session-commands", 300,
+            "--batch-bytes", 100000, "--seed", 14]
+    staged, _ = drive(dsn, *args, "--staged")
+    sink_db.execute("TRUNCATE spamlab.smtp_session, spamlab.smtp_command,"
+                    " spamlab.smtp_auth")
+    direct, _ = drive(dsn, *args)
+    assert staged["committed"] == direct["committed"] == 60
+    assert direct["batches_direct"] == direct["batches"]
+    # 300 commands: about 15 KB staged, 24 KB more as rows
+    assert 6 <= staged["batches"] <= 10
+    assert direct["batches"] >= 2 * staged["batches"]

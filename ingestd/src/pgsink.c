@@ -18,12 +18,15 @@
  *   COPY pg_temp.ingest_stage_relay FROM STDIN (FORMAT binary)
  *   INSERT ... SELECT ... ON CONFLICT DO NOTHING (x 2 + 3 + 1); COMMIT
  *
- * Fast path (direct_copy): while no replay is seen, a batch without AUTH
- * passwords COPYs its messages straight into spamlab.message, which is
- * cheaper than staging.  That COPY either inserts every row or fails whole;
- * a unique violation (a replay) rolls back and sends the batch, and the
- * next SINK_STAGED_AFTER_CONFLICT batches, through staging + ON CONFLICT.
- * Either way no key is ever stored twice.
+ * Fast path (direct_copy): while no replay is seen, a batch COPYs its
+ * sessions straight into spamlab.smtp_session, smtp_command and smtp_auth
+ * (rows encoded at add time by record_encode_session_direct()), and, when
+ * no message carries an AUTH password, its messages straight into
+ * spamlab.message; this is cheaper than staging.  Each COPY either inserts
+ * every row or fails whole; a unique violation (a replay) rolls back the
+ * transaction and sends the batch, and the next SINK_STAGED_AFTER_CONFLICT
+ * batches, through staging + ON CONFLICT.  Either way no key is ever
+ * stored twice.
  *
  * Errors after BEGIN send ROLLBACK, then: a data or constraint error
  * (SQLSTATE class 22, 23, 54) retries the batch's records one per
@@ -72,10 +75,15 @@ struct item
 	enum item_kind kind;
 	uint8_t *buf; /* one binary COPY tuple */
 	size_t len;
+	size_t mem;        /* len + dlen: what the queue counts */
 	int64_t ts;        /* received_at / started_at, Unix us */
 	int64_t queued_us; /* monotonic, for lag and the flush timer */
 	size_t last_off;   /* message: offset of its last field (password) */
 	bool has_pw;       /* message: the password is not NULL */
+	uint8_t *dbuf;     /* session: table rows for the direct COPY */
+	size_t dlen;       /* session: bytes in dbuf */
+	size_t cmd_off;    /* session: smtp_command tuples start here */
+	size_t auth_off;   /* session: smtp_auth tuples start here, to dlen */
 	char id[UUID7_STRLEN + 1];
 	pgsink_done_fn done;
 	void *arg;
@@ -95,6 +103,8 @@ enum step_kind
 	STEP_BEGIN,
 	STEP_COPY_MESSAGE,
 	STEP_COPY_SESSION,
+	STEP_COPY_COMMAND, /* direct only: spamlab.smtp_command */
+	STEP_COPY_AUTH,    /* direct only: spamlab.smtp_auth */
 	STEP_COPY_RELAY,
 	STEP_INSERT, /* the INSERTs and COMMIT, one simple query */
 	STEP_ROLLBACK,
@@ -111,7 +121,7 @@ enum copy_phase
 	COPY_DONE,
 };
 
-#define MAX_STEPS 7
+#define MAX_STEPS 9
 
 struct pgsink
 {
@@ -143,7 +153,9 @@ struct pgsink
 	enum copy_phase copy;
 	struct item *copy_item;
 	bool copy_hdr_sent;   /* direct COPY: this item's field count is out */
-	bool batch_direct;    /* messages go straight into spamlab.message */
+	bool batch_direct;    /* some rows go straight into their tables */
+	bool direct_msgs;     /* messages: COPY into spamlab.message */
+	bool direct_sess;     /* sessions: COPY into smtp_session/command/auth */
 	unsigned staged_left; /* batches still to stage after a conflict */
 	char sqlstate[6];     /* of the batch's first error */
 	bool step_failed;
@@ -227,7 +239,7 @@ q_push_tail(struct itemq *q, struct item *it)
 		q->head = it;
 	q->tail = it;
 	q->n++;
-	q->bytes += it->len;
+	q->bytes += it->mem;
 }
 
 static struct item *
@@ -241,7 +253,7 @@ q_pop_head(struct itemq *q)
 	if (!q->head)
 		q->tail = NULL;
 	q->n--;
-	q->bytes -= it->len;
+	q->bytes -= it->mem;
 	it->next = NULL;
 	return it;
 }
@@ -267,6 +279,7 @@ item_finish(struct item *it, enum pgsink_status status)
 	if (it->done)
 		it->done(it->arg, status);
 	free(it->buf);
+	free(it->dbuf);
 	free(it);
 }
 
@@ -578,15 +591,22 @@ tuple_field_offset(const uint8_t *buf, int k)
 	return pos;
 }
 
+/*
+ * Queue a record: b is its staging tuple, d (or NULL) its rows for the
+ * direct COPY; the item takes both buffers, also on failure (freed).
+ */
 static struct item *
-enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
-        const struct uuid7 *id, pgsink_done_fn done, void *arg)
+enqueue(struct pgsink *s, struct copybuf *b, struct copybuf *d,
+        enum item_kind kind, int64_t ts, const struct uuid7 *id,
+        pgsink_done_fn done, void *arg)
 {
 	struct item *it;
 
-	if (b->oom || !(it = calloc(1, sizeof(*it))))
+	if (b->oom || (d && d->oom) || !(it = calloc(1, sizeof(*it))))
 	{
 		copybuf_free(b);
+		if (d)
+			copybuf_free(d);
 		return NULL;
 	}
 	if (kind == ITEM_MESSAGE)
@@ -597,6 +617,12 @@ enqueue(struct pgsink *s, struct copybuf *b, enum item_kind kind, int64_t ts,
 	it->kind = kind;
 	it->buf = b->data;
 	it->len = b->len;
+	if (d)
+	{
+		it->dbuf = d->data;
+		it->dlen = d->len;
+	}
+	it->mem = it->len + it->dlen;
 	it->ts = ts;
 	it->queued_us = mono_us();
 	uuid7_format(id, it->id);
@@ -621,7 +647,7 @@ pgsink_add_message(struct pgsink *s, const struct msg_record *msg,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_MESSAGE, msg->received_at, &msg->id, done,
+	return enqueue(s, &b, NULL, ITEM_MESSAGE, msg->received_at, &msg->id, done,
 	               arg) != NULL;
 }
 
@@ -629,18 +655,30 @@ bool
 pgsink_add_session(struct pgsink *s, const struct session_record *ses,
                    pgsink_done_fn done, void *arg)
 {
-	struct copybuf b;
+	struct copybuf b, d;
+	size_t cmd_off = 0, auth_off = 0;
+	struct item *it;
 
 	if (s->state == SINK_FAILED)
 		return false;
 	copybuf_init(&b);
-	if (!record_encode_session(&b, ses))
+	copybuf_init(&d);
+	if (!record_encode_session(&b, ses) ||
+	    (s->cfg.direct_copy &&
+	     !record_encode_session_direct(&d, ses, &cmd_off, &auth_off)))
 	{
 		copybuf_free(&b);
+		copybuf_free(&d);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_SESSION, ses->started_at, &ses->id, done, arg) !=
-	       NULL;
+	it = enqueue(s, &b, s->cfg.direct_copy ? &d : NULL, ITEM_SESSION,
+	             ses->started_at, &ses->id, done, arg);
+	if (!it)
+		return false;
+	/* kick() only schedules: no batch can have taken the item yet */
+	it->cmd_off = cmd_off;
+	it->auth_off = auth_off;
+	return true;
 }
 
 bool
@@ -659,8 +697,8 @@ pgsink_add_relay(struct pgsink *s, const struct relay_decision_record *d,
 		copybuf_free(&b);
 		return false;
 	}
-	return enqueue(s, &b, ITEM_RELAY, d->received_at, &d->message_id, done,
-	               arg) != NULL;
+	return enqueue(s, &b, NULL, ITEM_RELAY, d->received_at, &d->message_id,
+	               done, arg) != NULL;
 }
 
 /* --- the batch ---------------------------------------------------------- */
@@ -706,6 +744,19 @@ static const char direct_copy_sql[] =
     "COPY spamlab.message (id, received_at, sensor, source, label, folder,"
     " peer_ip, peer_port, helo, mail_from, rcpt_to, tls, auth_user, size,"
     " raw, session_id) FROM STDIN (FORMAT binary)";
+
+static const char direct_session_sql[] =
+    "COPY spamlab.smtp_session (id, sensor, started_at, ended_at, peer_ip,"
+    " peer_port, helo, tls, disconnect_reason, n_commands, n_auth)"
+    " FROM STDIN (FORMAT binary)";
+
+static const char direct_command_sql[] =
+    "COPY spamlab.smtp_command (session_id, n, at, command, reply_code)"
+    " FROM STDIN (FORMAT binary)";
+
+static const char direct_auth_sql[] =
+    "COPY spamlab.smtp_auth (session_id, n, at, mechanism, username,"
+    " password, reply_code) FROM STDIN (FORMAT binary)";
 
 static const char insert_session_sql[] =
     "INSERT INTO spamlab.smtp_session (id, sensor, started_at, ended_at,"
@@ -822,25 +873,33 @@ batch_take(struct pgsink *s)
 {
 	size_t rows = 0, bytes = 0;
 	bool msgs = false, sess = false, relay = false, pw = false;
+	bool cmds = false, auths = false;
 
 	while (s->queue.head)
 	{
 		struct item *it = s->queue.head;
 
 		if (rows && (rows >= s->cfg.batch_rows ||
-		             bytes + it->len > s->cfg.batch_bytes || s->single_left))
+		             bytes + it->mem > s->cfg.batch_bytes || s->single_left))
 			break;
 		it = q_pop_head(&s->queue);
 		q_push_tail(&s->inflight, it);
 		rows++;
-		bytes += it->len;
+		bytes += it->mem;
 		msgs |= it->kind == ITEM_MESSAGE;
 		sess |= it->kind == ITEM_SESSION;
 		relay |= it->kind == ITEM_RELAY;
 		pw |= it->kind == ITEM_MESSAGE && it->has_pw;
+		if (it->kind == ITEM_SESSION && it->dbuf)
+		{
+			cmds |= it->auth_off > it->cmd_off;
+			auths |= it->dlen > it->auth_off;
+		}
 	}
-	s->batch_direct = msgs && !pw && s->cfg.direct_copy && s->staged_left == 0;
-	if (msgs && s->staged_left)
+	s->direct_msgs = msgs && !pw && s->cfg.direct_copy && s->staged_left == 0;
+	s->direct_sess = sess && s->cfg.direct_copy && s->staged_left == 0;
+	s->batch_direct = s->direct_msgs || s->direct_sess;
+	if ((msgs || sess) && s->staged_left)
 		s->staged_left--;
 	s->sqlstate[0] = '\0';
 	batch_plan_partitions(s);
@@ -852,6 +911,10 @@ batch_take(struct pgsink *s)
 		s->steps[s->nsteps++] = STEP_COPY_MESSAGE;
 	if (sess)
 		s->steps[s->nsteps++] = STEP_COPY_SESSION;
+	if (s->direct_sess && cmds)
+		s->steps[s->nsteps++] = STEP_COPY_COMMAND;
+	if (s->direct_sess && auths)
+		s->steps[s->nsteps++] = STEP_COPY_AUTH;
 	if (relay)
 		s->steps[s->nsteps++] = STEP_COPY_RELAY;
 	s->steps[s->nsteps++] = STEP_INSERT;
@@ -885,22 +948,30 @@ step_send(struct pgsink *s)
 			q = "BEGIN";
 			break;
 		case STEP_COPY_MESSAGE:
-			q = s->batch_direct ? direct_copy_sql
-			                    : "COPY pg_temp.ingest_stage_message FROM STDIN"
-			                      " (FORMAT binary)";
+			q = s->direct_msgs ? direct_copy_sql
+			                   : "COPY pg_temp.ingest_stage_message FROM STDIN"
+			                     " (FORMAT binary)";
 			break;
 		case STEP_COPY_SESSION:
-			q = "COPY pg_temp.ingest_stage_session FROM STDIN (FORMAT binary)";
+			q = s->direct_sess ? direct_session_sql
+			                   : "COPY pg_temp.ingest_stage_session FROM STDIN"
+			                     " (FORMAT binary)";
+			break;
+		case STEP_COPY_COMMAND:
+			q = direct_command_sql;
+			break;
+		case STEP_COPY_AUTH:
+			q = direct_auth_sql;
 			break;
 		case STEP_COPY_RELAY:
 			q = "COPY pg_temp.ingest_stage_relay FROM STDIN (FORMAT binary)";
 			break;
 		case STEP_INSERT:
-			snprintf(sql, sizeof(sql), "%s%s%sCOMMIT",
-			         s->batch_has_msgs && !s->batch_direct ? insert_message_sql
-			                                               : "",
-			         s->batch_has_sess ? insert_session_sql : "",
-			         s->batch_has_relay ? insert_relay_sql : "");
+			snprintf(
+			    sql, sizeof(sql), "%s%s%sCOMMIT",
+			    s->batch_has_msgs && !s->direct_msgs ? insert_message_sql : "",
+			    s->batch_has_sess && !s->direct_sess ? insert_session_sql : "",
+			    s->batch_has_relay ? insert_relay_sql : "");
 			break;
 		case STEP_ROLLBACK:
 			q = "ROLLBACK";
@@ -909,13 +980,69 @@ step_send(struct pgsink *s)
 	return PQsendQuery(s->conn, q) == 1;
 }
 
+/*
+ * The bytes item `it` adds to step k's COPY data; *n is 0 when none.  A
+ * direct message is its staging tuple without the field count (sent
+ * apart, one less) and the last field (the password).
+ */
+static void
+item_slice(const struct pgsink *s, const struct item *it, enum step_kind k,
+           const uint8_t **p, size_t *n)
+{
+	*p = it->buf;
+	*n = 0;
+	switch (k)
+	{
+		case STEP_COPY_MESSAGE:
+			if (it->kind != ITEM_MESSAGE)
+				return;
+			if (s->direct_msgs)
+			{
+				*p = it->buf + 2;
+				*n = it->last_off - 2;
+			}
+			else
+				*n = it->len;
+			return;
+		case STEP_COPY_SESSION:
+			if (it->kind != ITEM_SESSION)
+				return;
+			if (s->direct_sess)
+			{
+				*p = it->dbuf;
+				*n = it->cmd_off;
+			}
+			else
+				*n = it->len;
+			return;
+		case STEP_COPY_COMMAND:
+			if (it->kind != ITEM_SESSION || !it->dbuf)
+				return;
+			*p = it->dbuf + it->cmd_off;
+			*n = it->auth_off - it->cmd_off;
+			return;
+		case STEP_COPY_AUTH:
+			if (it->kind != ITEM_SESSION || !it->dbuf)
+				return;
+			*p = it->dbuf + it->auth_off;
+			*n = it->dlen - it->auth_off;
+			return;
+		case STEP_COPY_RELAY:
+			if (it->kind == ITEM_RELAY)
+				*n = it->len;
+			return;
+		default:
+			return;
+	}
+}
+
 /* Push COPY data; 1 all sent, 0 would block, -1 broken. */
 static int
 copy_push(struct pgsink *s)
 {
-	enum item_kind want = s->steps[s->cur] == STEP_COPY_MESSAGE   ? ITEM_MESSAGE
-	                      : s->steps[s->cur] == STEP_COPY_SESSION ? ITEM_SESSION
-	                                                              : ITEM_RELAY;
+	enum step_kind k = s->steps[s->cur];
+	const uint8_t *p;
+	size_t n = 0;
 	int r;
 
 	for (;;)
@@ -932,33 +1059,29 @@ copy_push(struct pgsink *s)
 				s->copy_hdr_sent = false;
 				break;
 			case COPY_ROWS:
-				while (s->copy_item && s->copy_item->kind != want)
-					s->copy_item = s->copy_item->next;
+				for (; s->copy_item; s->copy_item = s->copy_item->next)
+				{
+					item_slice(s, s->copy_item, k, &p, &n);
+					if (n)
+						break;
+				}
 				if (!s->copy_item)
 				{
 					s->copy = COPY_TRAILER;
 					break;
 				}
-				if (want == ITEM_MESSAGE && s->batch_direct)
+				if (k == STEP_COPY_MESSAGE && s->direct_msgs &&
+				    !s->copy_hdr_sent)
 				{
-					/* the tuple without its last field (the password) */
 					static const char nfields[2] = {0,
 					                                RECORD_MESSAGE_FIELDS - 1};
 
-					if (!s->copy_hdr_sent)
-					{
-						r = PQputCopyData(s->conn, nfields, 2);
-						if (r != 1)
-							return r;
-						s->copy_hdr_sent = true;
-					}
-					r = PQputCopyData(s->conn,
-					                  (const char *)s->copy_item->buf + 2,
-					                  (int)(s->copy_item->last_off - 2));
+					r = PQputCopyData(s->conn, nfields, 2);
+					if (r != 1)
+						return r;
+					s->copy_hdr_sent = true;
 				}
-				else
-					r = PQputCopyData(s->conn, (const char *)s->copy_item->buf,
-					                  (int)s->copy_item->len);
+				r = PQputCopyData(s->conn, (const char *)p, (int)n);
 				if (r != 1)
 					return r;
 				s->copy_hdr_sent = false;
@@ -1003,12 +1126,17 @@ step_result(struct pgsink *s, PGresult *r)
 	}
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 	{
-		if (s->steps[s->cur] == STEP_COPY_MESSAGE && s->batch_direct)
+		enum step_kind k = s->steps[s->cur];
+
+		if ((k == STEP_COPY_MESSAGE && s->direct_msgs) ||
+		    (k == STEP_COPY_SESSION && s->direct_sess) ||
+		    k == STEP_COPY_COMMAND || k == STEP_COPY_AUTH)
 		{
 			long n = strtol(PQcmdTuples(r), NULL, 10);
 
 			s->batch_rows_inserted += n;
-			s->batch_msgs_inserted += n;
+			if (k == STEP_COPY_MESSAGE)
+				s->batch_msgs_inserted += n;
 		}
 		if (s->steps[s->cur] == STEP_INSERT &&
 		    strncmp(PQcmdStatus(r), "INSERT", 6) == 0)
@@ -1016,7 +1144,7 @@ step_result(struct pgsink *s, PGresult *r)
 			long n = strtol(PQcmdTuples(r), NULL, 10);
 
 			s->batch_rows_inserted += n;
-			if (s->batch_has_msgs && s->insert_stmt == 0)
+			if (s->batch_has_msgs && !s->direct_msgs && s->insert_stmt == 0)
 				s->batch_msgs_inserted += n;
 			s->insert_stmt++;
 		}
@@ -1054,6 +1182,8 @@ batch_end(struct pgsink *s, bool ok)
 	{
 		s->attempts = 0;
 		s->st.batches++;
+		if (s->batch_direct)
+			s->st.batches_direct++;
 		s->st.records_committed += n;
 		s->st.bytes_committed += done.bytes;
 		s->st.rows_inserted += (uint64_t)s->batch_rows_inserted;

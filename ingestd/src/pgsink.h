@@ -74,9 +74,10 @@ struct pgsink_stats
 	uint64_t messages_inserted; /* spamlab.message rows actually new */
 	uint64_t records_rejected;  /* isolated bad records */
 	uint64_t batches;           /* committed transactions */
+	uint64_t batches_direct;    /* of which COPYed rows straight into tables */
 	uint64_t batch_errors;      /* failed transactions (any cause) */
 	uint64_t connect_errors;    /* failed connection attempts */
-	uint64_t bytes_committed;   /* encoded COPY bytes committed */
+	uint64_t bytes_committed;   /* encoded bytes of committed records */
 	size_t pending_records;     /* queued + in flight */
 	size_t pending_bytes;
 	double lag_seconds; /* age of the oldest pending record */

@@ -176,3 +176,67 @@ record_encode_session(struct copybuf *b, const struct session_record *s)
 	copybin_field_end(b, mark);
 	return !b->oom;
 }
+
+/* An SMTP reply code as a field: NULL when none or out of range. */
+static void
+put_reply(struct copybuf *b, int code)
+{
+	int32_t r = reply_or_zero(code);
+
+	if (r)
+		copybin_int4(b, r);
+	else
+		copybin_null(b);
+}
+
+bool
+record_encode_session_direct(struct copybuf *b, const struct session_record *s,
+                             size_t *cmd_off, size_t *auth_off)
+{
+	const struct session_command *c = s->commands;
+	const struct session_auth *a = s->auths;
+	size_t nc = c ? s->n_commands : 0, na = a ? s->n_auths : 0;
+
+	if (nc > INT32_MAX || na > INT32_MAX)
+		return false;
+	copybin_tuple(b, RECORD_SESSION_DIRECT_FIELDS);
+	copybin_uuid(b, &s->id);
+	copybin_cstr(b, s->sensor);
+	copybin_timestamptz(b, s->started_at);
+	copybin_timestamptz(b, s->ended_at);
+	copybin_inet(b, s->peer_ip);
+	put_port(b, s->peer_port);
+	copybin_cstr(b, s->helo);
+	copybin_cstr(b, s->tls);
+	copybin_cstr(b, s->disconnect_reason);
+	copybin_int4(b, (int32_t)nc);
+	copybin_int4(b, (int32_t)na);
+
+	*cmd_off = b->len;
+	for (size_t i = 0; i < nc; i++)
+	{
+		size_t n = c[i].text ? c[i].text_len : 0;
+
+		copybin_tuple(b, RECORD_COMMAND_FIELDS);
+		copybin_uuid(b, &s->id);
+		copybin_int4(b, (int32_t)(i + 1));
+		copybin_timestamptz(b, s->started_at + c[i].at);
+		copybin_text(b, c[i].text ? c[i].text : "",
+		             n > RECORD_COMMAND_MAX ? RECORD_COMMAND_MAX : n);
+		put_reply(b, c[i].reply_code);
+	}
+
+	*auth_off = b->len;
+	for (size_t i = 0; i < na; i++)
+	{
+		copybin_tuple(b, RECORD_AUTH_FIELDS);
+		copybin_uuid(b, &s->id);
+		copybin_int4(b, (int32_t)(i + 1));
+		copybin_timestamptz(b, s->started_at + a[i].at);
+		copybin_cstr(b, a[i].mechanism);
+		copybin_cstr(b, a[i].username);
+		copybin_cstr(b, a[i].password);
+		put_reply(b, a[i].reply_code);
+	}
+	return !b->oom;
+}

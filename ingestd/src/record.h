@@ -126,4 +126,19 @@ bool record_encode_message(struct copybuf *b, const struct msg_record *m)
 bool record_encode_session(struct copybuf *b, const struct session_record *s)
     __attribute__((warn_unused_result));
 
+/*
+ * The same session as rows of the tables themselves, for the sink's direct
+ * COPY: one spamlab.smtp_session tuple (RECORD_SESSION_DIRECT_FIELDS), then
+ * at *cmd_off one spamlab.smtp_command tuple per command, then at *auth_off
+ * one spamlab.smtp_auth tuple per AUTH attempt.  The values are those the
+ * staged INSERT ... SELECT derives from record_encode_session()'s arrays.
+ */
+#define RECORD_SESSION_DIRECT_FIELDS 11
+#define RECORD_COMMAND_FIELDS        5
+#define RECORD_AUTH_FIELDS           7
+bool record_encode_session_direct(struct copybuf *b,
+                                  const struct session_record *s,
+                                  size_t *cmd_off, size_t *auth_off)
+    __attribute__((warn_unused_result));
+
 #endif /* SPAMLAB_RECORD_H */

@@ -7,7 +7,8 @@
  *                [--poison I,J,...] [--batch-rows N] [--batch-bytes N]
  *                [--repeat K] [--seed S] [--max-attempts N]
  *                [--flush-ms N] [--trickle-ms N] [--staged] [--no-auth]
- *                [--relays N] [--poison-relay I,J,...]
+ *                [--relays N] [--poison-relay I,J,...] [--varied-sessions]
+ *                [--session-commands N]
  *
  * --trickle-ms runs the loop N ms after each message, like a daemon fed
  * by clients (the flush timer, not the row bound, cuts the batches); with
@@ -18,7 +19,12 @@
  * Message I gets label 'bogus' (a CHECK violation) when listed in --poison.
  * --relays N adds a relay decision for each of the first N messages (of
  * kind relay/capped/disabled by index mod 3); relay I gets decision
- * 'bogus' when listed in --poison-relay.
+ * 'bogus' when listed in --poison-relay.  --varied-sessions makes session I
+ * one of many shapes (no commands, NULL and out-of-range replies and ports,
+ * NULL strings, NUL bytes, invalid UTF-8, a command cut at 512 bytes inside
+ * a UTF-8 sequence) instead of the same three commands and one AUTH.
+ * --session-commands N gives every session N commands (MAIL, RCPT, DATA
+ * in turn) and no AUTH, like a client sending many messages (bench).
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -36,6 +42,42 @@ static void
 done_cb(void *arg, enum pgsink_status status)
 {
 	n_done[status]++;
+}
+
+/* Session i of --varied-sessions: a shape chosen by i, stored in *sr. */
+static void
+varied_session(struct session_record *sr, long i)
+{
+	static char longcmd[600];
+	static const char mfrom[] = "MAIL FROM:<a\0b\xff\xfe@example.org>";
+	static struct session_command cmds[5] = {
+	    {0, "EHLO varied.example", 19, 250},
+	    {1500, longcmd, sizeof(longcmd), 500},
+	    {2000, mfrom, sizeof(mfrom) - 1, 0},
+	    {2500, "RCPT TO:<b@example.net>", 23, 99},
+	    {3000, NULL, 0, 221}};
+	static struct session_auth auths[3] = {
+	    {100, "LOGIN", NULL, NULL, 535},
+	    {200, "PLAIN", "us\xe9r", "p\xc3\xa4ss", 0},
+	    {300, "CRAM-MD5", "", "", 700}};
+	static const char *const reasons[] = {"quit", "eof", "timeout", NULL};
+
+	/* 510 ASCII bytes, then 3-byte sequences: the cut splits one */
+	memset(longcmd, 'A', sizeof(longcmd));
+	for (size_t k = 510; k + 3 <= sizeof(longcmd); k += 3)
+		memcpy(longcmd + k, "\xe2\x82\xac", 3);
+	sr->commands = i % 7 == 6 ? NULL : cmds + i % 2;
+	sr->n_commands = (size_t)(i % 5 ? i % 5 : 0);
+	if (i % 2 && sr->n_commands > 4)
+		sr->n_commands = 4;
+	sr->auths = i % 4 == 0 ? NULL : auths + i % 2;
+	sr->n_auths = (size_t)(i % 3 ? 3 - i % 2 : 0);
+	sr->peer_ip = i % 3 == 0 ? NULL : i % 3 == 1 ? "192.0.2.77" : "2001:db8::7";
+	sr->peer_port = i % 4 == 0 ? -1 : i % 4 == 1 ? 70000 : 25 + (int)i;
+	sr->helo = i % 5 == 0 ? NULL : "varied.example";
+	sr->tls = i % 2 ? "TLSv1.3 TLS_AES_256_GCM_SHA384" : NULL;
+	sr->disconnect_reason = reasons[i % 4];
+	sr->sensor = i % 6 == 0 ? NULL : "drive";
 }
 
 static bool
@@ -77,9 +119,12 @@ main(int argc, char **argv)
 	    {"no-auth", no_argument, NULL, 'N'},
 	    {"relays", required_argument, NULL, 'R'},
 	    {"poison-relay", required_argument, NULL, 'P'},
+	    {"varied-sessions", no_argument, NULL, 'V'},
+	    {"session-commands", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0}};
 	const char *db = "", *poison = NULL, *poison_relay = NULL;
-	long nrelay = 0;
+	long nrelay = 0, ncmd = 0;
+	struct session_command *many = NULL;
 	long nmsg = 10, nses = 0, size = 200, repeat = 1, seed = 1, trickle = 0;
 	struct pgsink_config cfg;
 	struct pgsink_stats st;
@@ -88,7 +133,7 @@ main(int argc, char **argv)
 	struct timespec t0, t1;
 	char *raw;
 	int c;
-	bool ok, auth = true;
+	bool ok, auth = true, varied = false;
 
 	pgsink_config_default(&cfg);
 	cfg.max_attempts = 5;
@@ -145,12 +190,35 @@ main(int argc, char **argv)
 			case 'P':
 				poison_relay = optarg;
 				break;
+			case 'V':
+				varied = true;
+				break;
+			case 'C':
+				ncmd = atol(optarg);
+				break;
 			default:
 				return 2;
 		}
 	}
 	if (size < 64)
 		size = 64;
+	if (ncmd > 0)
+	{
+		static const char *const texts[] = {"MAIL FROM:<a@example.org>",
+		                                    "RCPT TO:<b@example.net>", "DATA"};
+		static const int codes[] = {250, 250, 354};
+
+		many = calloc((size_t)ncmd, sizeof(*many));
+		if (!many)
+			return 1;
+		for (long k = 0; k < ncmd; k++)
+		{
+			many[k].at = k * 100;
+			many[k].text = texts[k % 3];
+			many[k].text_len = strlen(texts[k % 3]);
+			many[k].reply_code = codes[k % 3];
+		}
+	}
 	raw = malloc((size_t)size);
 	base = event_base_new();
 	sink = base ? pgsink_new(base, db, &cfg) : NULL;
@@ -247,6 +315,15 @@ main(int argc, char **argv)
 			sr.n_commands = 3;
 			sr.auths = &au;
 			sr.n_auths = 1;
+			if (varied)
+				varied_session(&sr, i);
+			if (many)
+			{
+				sr.commands = many;
+				sr.n_commands = (size_t)ncmd;
+				sr.auths = NULL;
+				sr.n_auths = 0;
+			}
 			if (!pgsink_add_session(sink, &sr, done_cb, NULL))
 				return 1;
 		}
@@ -259,10 +336,12 @@ main(int argc, char **argv)
 		            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 		printf("ok=%d committed=%lu rejected=%lu cancelled=%lu batches=%llu "
-		       "rows_inserted=%llu messages_inserted=%llu batch_errors=%llu "
+		       "batches_direct=%llu rows_inserted=%llu messages_inserted=%llu "
+		       "batch_errors=%llu "
 		       "connect_errors=%llu elapsed=%.3f rows_per_s=%.0f\n",
 		       ok, n_done[PGSINK_COMMITTED], n_done[PGSINK_REJECTED],
 		       n_done[PGSINK_CANCELLED], (unsigned long long)st.batches,
+		       (unsigned long long)st.batches_direct,
 		       (unsigned long long)st.rows_inserted,
 		       (unsigned long long)st.messages_inserted,
 		       (unsigned long long)st.batch_errors,
@@ -274,5 +353,6 @@ main(int argc, char **argv)
 	pgsink_free(sink);
 	event_base_free(base);
 	free(raw);
+	free(many);
 	return ok ? 0 : 1;
 }
