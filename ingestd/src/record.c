@@ -118,15 +118,10 @@ put_text_array(struct copybuf *b, const void *base, size_t stride,
 	copybin_field_end(b, mark);
 }
 
-bool
-record_encode_session(struct copybuf *b, const struct session_record *s)
+/* The fields a session's staging tuple and its table row both begin with. */
+static void
+put_session_head(struct copybuf *b, const struct session_record *s)
 {
-	const struct session_command *c = s->commands;
-	const struct session_auth *a = s->auths;
-	size_t nc = c ? s->n_commands : 0, na = a ? s->n_auths : 0;
-	size_t mark;
-
-	copybin_tuple(b, RECORD_SESSION_FIELDS);
 	copybin_uuid(b, &s->id);
 	copybin_cstr(b, s->sensor);
 	copybin_timestamptz(b, s->started_at);
@@ -136,6 +131,18 @@ record_encode_session(struct copybuf *b, const struct session_record *s)
 	copybin_cstr(b, s->helo);
 	copybin_cstr(b, s->tls);
 	copybin_cstr(b, s->disconnect_reason);
+}
+
+bool
+record_encode_session(struct copybuf *b, const struct session_record *s)
+{
+	const struct session_command *c = s->commands;
+	const struct session_auth *a = s->auths;
+	size_t nc = c ? s->n_commands : 0, na = a ? s->n_auths : 0;
+	size_t mark;
+
+	copybin_tuple(b, RECORD_SESSION_FIELDS);
+	put_session_head(b, s);
 
 	mark = copybin_field_begin(b); /* cmd_at int8[] */
 	copybin_array_header(b, nc, COPYBIN_OID_INT8, false);
@@ -200,15 +207,7 @@ record_encode_session_direct(struct copybuf *b, const struct session_record *s,
 	if (nc > INT32_MAX || na > INT32_MAX)
 		return false;
 	copybin_tuple(b, RECORD_SESSION_DIRECT_FIELDS);
-	copybin_uuid(b, &s->id);
-	copybin_cstr(b, s->sensor);
-	copybin_timestamptz(b, s->started_at);
-	copybin_timestamptz(b, s->ended_at);
-	copybin_inet(b, s->peer_ip);
-	put_port(b, s->peer_port);
-	copybin_cstr(b, s->helo);
-	copybin_cstr(b, s->tls);
-	copybin_cstr(b, s->disconnect_reason);
+	put_session_head(b, s);
 	copybin_int4(b, (int32_t)nc);
 	copybin_int4(b, (int32_t)na);
 
