@@ -21,6 +21,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(fn, timeout=20):
+    """fn()'s first true value within timeout seconds, else its last."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    return fn()
+
+
 def sensor_name(request):
     """A sensor name unique to the test, to find its rows."""
     return re.sub(r"[^a-zA-Z0-9_]", "_", request.node.name)[:60] + f"_{os.getpid()}"

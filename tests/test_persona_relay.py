@@ -8,11 +8,10 @@ format); the copy stored in spamlab.message stays byte for byte what the
 client sent.
 """
 import re
-import time
 
 import pytest
 
-from ingestd_helpers import INGESTD, Client, Ingestd
+from ingestd_helpers import INGESTD, Client, Ingestd, wait_for
 from test_relay import Sink, start_server
 
 pytestmark = pytest.mark.skipif(not INGESTD.exists(), reason="ingestd not built")
@@ -43,16 +42,6 @@ PERSONAS = {
 }
 DATE = {"postfix": r"[A-Z][a-z]{2}, [ 1-3]\d [A-Z][a-z]{2} \d{4} [\d:]{8} \+0000",
         "exim": r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} [\d:]{8} \+0000"}
-
-
-def wait_for(fn, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return fn()
 
 
 @pytest.mark.parametrize("name", sorted(PERSONAS))

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import TOP
+from ingestd_helpers import wait_for
 from test_relay import Sink, free_port, start_server
 
 INGESTD = os.environ.get("SPAMLAB_INGESTD", str(TOP / "ingestd" / "ingestd"))
@@ -36,16 +37,6 @@ def wait_port(port, proc, timeout=15):
         except OSError:
             time.sleep(0.1)
     raise AssertionError("ingestd did not listen")
-
-
-def wait_for(fn, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return fn()
 
 
 def probe(subject, rcpt="box@probe.test", sender="probe@spam.test"):

@@ -140,6 +140,22 @@ closed_port(int type)
 	return port;
 }
 
+/*
+ * Relay settings: the defaults, then each "key", "value" pair of kv (ended
+ * by NULL), every one of which must be accepted.
+ */
+static void
+relay_settings(struct relayctl_settings *s, const char *const *kv)
+{
+	char err[200];
+
+	relayctl_settings_default(s);
+	for (; kv[0] != NULL; kv += 2)
+		CHECK_MSG(relayctl_settings_set(s, kv[0], kv[1], err, sizeof(err)),
+		          "%s: %s", kv[0], err);
+	CHECK_MSG(relayctl_settings_finish(s, err, sizeof(err)), "%s", err);
+}
+
 static void
 run_until_idle(struct event_base *base, struct relayctl *c)
 {
@@ -186,20 +202,14 @@ test_decisions(void)
 	/* enabled, smarthost refusing connections: cap after 2 per peer, the
 	   kill file, and a real failed delivery with its record */
 	memset(&rec, 0, sizeof(rec));
-	relayctl_settings_default(&s);
 	snprintf(v1, sizeof(v1), "127.0.0.1:%d", closed_port(SOCK_STREAM));
 	snprintf(kill, sizeof(kill), "/tmp/relayctl-kill.%d", (int)getpid());
 	unlink(kill);
-	CHECK(relayctl_settings_set(&s, "relay.enabled", "on", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
-	                            sizeof(err)));
-	CHECK(
-	    relayctl_settings_set(&s, "relay.max_per_peer", "2", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.smarthost", v1, err, sizeof(err)));
-	CHECK(
-	    relayctl_settings_set(&s, "relay.max_attempts", "1", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.kill_file", kill, err, sizeof(err)));
-	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	relay_settings(
+	    &s, (const char *const[]){"relay.enabled", "on", "relay.rule",
+	                              "all: max-rcpt=5", "relay.max_per_peer", "2",
+	                              "relay.smarthost", v1, "relay.max_attempts",
+	                              "1", "relay.kill_file", kill, NULL});
 	c = relayctl_new(base, &s, on_record, &rec, err, sizeof(err));
 	CHECK(c != NULL);
 	if (c == NULL)
@@ -238,17 +248,12 @@ test_decisions(void)
 
 	/* MX mode: one delivery per recipient domain; the resolver is silent */
 	memset(&rec, 0, sizeof(rec));
-	relayctl_settings_default(&s);
 	snprintf(v1, sizeof(v1), "127.0.0.1:%d", closed_port(SOCK_DGRAM));
-	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
-	                            sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.resolver", v1, err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.dns_timeout_ms", "100", err,
-	                            sizeof(err)));
-	CHECK(
-	    relayctl_settings_set(&s, "relay.max_attempts", "1", err, sizeof(err)));
-	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	relay_settings(&s,
+	               (const char *const[]){"relay.enabled", "true", "relay.rule",
+	                                     "all: max-rcpt=5", "relay.resolver",
+	                                     v1, "relay.dns_timeout_ms", "100",
+	                                     "relay.max_attempts", "1", NULL});
 	c = relayctl_new(base, &s, on_record, &rec, err, sizeof(err));
 	CHECK(c != NULL);
 	if (c == NULL)
@@ -285,15 +290,11 @@ test_hold_release(void)
 	struct msg_record m1, m2;
 
 	memset(&rec, 0, sizeof(rec));
-	relayctl_settings_default(&s);
 	snprintf(sh, sizeof(sh), "127.0.0.1:%d", closed_port(SOCK_STREAM));
-	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
-	                            sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.smarthost", sh, err, sizeof(err)));
-	CHECK(
-	    relayctl_settings_set(&s, "relay.max_attempts", "1", err, sizeof(err)));
-	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	relay_settings(&s,
+	               (const char *const[]){"relay.enabled", "true", "relay.rule",
+	                                     "all: max-rcpt=5", "relay.smarthost",
+	                                     sh, "relay.max_attempts", "1", NULL});
 	c = base ? relayctl_new(base, &s, on_record, &rec, err, sizeof(err)) : NULL;
 	CHECK(c != NULL);
 	if (c == NULL)
@@ -340,16 +341,12 @@ test_retry_versions(void)
 	struct msg_record m;
 
 	memset(&rec, 0, sizeof(rec));
-	relayctl_settings_default(&s);
 	snprintf(sh, sizeof(sh), "127.0.0.1:%d", closed_port(SOCK_STREAM));
-	CHECK(relayctl_settings_set(&s, "relay.enabled", "true", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.rule", "all: max-rcpt=5", err,
-	                            sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.smarthost", sh, err, sizeof(err)));
-	CHECK(
-	    relayctl_settings_set(&s, "relay.max_attempts", "3", err, sizeof(err)));
-	CHECK(relayctl_settings_set(&s, "relay.backoff_ms", "5", err, sizeof(err)));
-	CHECK(relayctl_settings_finish(&s, err, sizeof(err)));
+	relay_settings(&s,
+	               (const char *const[]){"relay.enabled", "true", "relay.rule",
+	                                     "all: max-rcpt=5", "relay.smarthost",
+	                                     sh, "relay.max_attempts", "3",
+	                                     "relay.backoff_ms", "5", NULL});
 	c = base ? relayctl_new(base, &s, on_record, &rec, err, sizeof(err)) : NULL;
 	CHECK(c != NULL);
 	if (c == NULL)
