@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -89,6 +90,9 @@ static const struct persona postfix = {
                                       "Invalid authentication mechanism",
             [PERSONA_AUTH_DECODE] = "501 5.5.2 Cannot decode response",
             [PERSONA_AUTH_ABORTED] = "501 5.7.0 Authentication aborted",
+            [PERSONA_AUTH_NTLM] = "334 NTLM supported",
+            [PERSONA_AUTH_FAILED] = "535 5.7.8 Error: authentication failed: "
+                                    "generic failure",
             [PERSONA_BDAT_OK] = "250 2.0.0 Ok: %a octets",
         },
     .received_for = "\n\tfor <%r>",
@@ -179,6 +183,8 @@ static const struct persona exim = {
                                       "supported",
             [PERSONA_AUTH_DECODE] = "501 Invalid base64 data",
             [PERSONA_AUTH_ABORTED] = "501 Authentication cancelled",
+            [PERSONA_AUTH_NTLM] = "334 NTLM supported",
+            [PERSONA_AUTH_FAILED] = "535 Incorrect authentication data",
             [PERSONA_BDAT_OK] = "250 %a byte chunk received",
         },
     .received_for = "\n\tfor %r",
@@ -278,6 +284,8 @@ static const struct persona sendmail = {
                                       "available",
             [PERSONA_AUTH_DECODE] = "501 5.5.4 cannot BASE64 decode",
             [PERSONA_AUTH_ABORTED] = "501 5.0.0 AUTH aborted",
+            [PERSONA_AUTH_NTLM] = "334 NTLM supported",
+            [PERSONA_AUTH_FAILED] = "535 5.7.0 authentication failed",
             [PERSONA_BDAT_OK] = "250 2.0.0 %a bytes received",
         },
     .received_for = "\n\tfor <%r>",
@@ -370,6 +378,8 @@ static const struct persona exchange = {
             [PERSONA_AUTH_DECODE] = "501 5.5.2 Cannot Base64-decode Client "
                                     "responses",
             [PERSONA_AUTH_ABORTED] = "501 5.7.0 Authentication aborted",
+            [PERSONA_AUTH_NTLM] = "334 NTLM supported",
+            [PERSONA_AUTH_FAILED] = "535 5.7.3 Authentication unsuccessful",
             [PERSONA_BDAT_OK] = "250 2.6.0 CHUNK received OK, %a octets",
         },
     .received_for = "",
@@ -382,6 +392,28 @@ static const struct persona exchange = {
 
 const struct persona *const persona_all[] = {&postfix, &exim, &sendmail,
                                              &exchange, NULL};
+
+bool
+persona_offers_auth(const struct persona *p, bool tls, const char *mech,
+                    size_t len)
+{
+	const char *line = p->auth[tls ? 1 : 0], *w;
+
+	if (!line || !len)
+		return false;
+	/* the first line, "AUTH m1 m2 ...": match whole words after AUTH */
+	for (w = line; *w && *w != '\n';)
+	{
+		size_t n = strcspn(w, " \n");
+
+		if (w != line && n == len && strncasecmp(w, mech, len) == 0)
+			return true;
+		w += n;
+		while (*w == ' ')
+			w++;
+	}
+	return false;
+}
 
 const struct persona *
 persona_find(const char *name)

@@ -96,6 +96,9 @@ enum persona_reply
 	PERSONA_AUTH_BAD_MECH, /* an unknown mechanism; %a = it */
 	PERSONA_AUTH_DECODE,   /* not base64 */
 	PERSONA_AUTH_ABORTED,  /* "*" */
+	PERSONA_AUTH_NTLM,     /* 334 for NTLM without initial response
+	                          (reached only where NTLM is offered) */
+	PERSONA_AUTH_FAILED,   /* 535: a GSSAPI or NTLM exchange that failed */
 	/* BDAT */
 	PERSONA_BDAT_OK, /* a chunk that is not the last; %a = octets */
 	PERSONA_N_REPLIES
@@ -152,6 +155,11 @@ struct persona_vars
 	time_t now;
 	size_t max_size; /* for "SIZE %s" */
 };
+
+/* Whether the persona's AUTH line (inside TLS or not) lists mechanism
+ * mech (len bytes, any case). */
+bool persona_offers_auth(const struct persona *p, bool tls, const char *mech,
+                         size_t len);
 
 /* The persona called name, or NULL. */
 const struct persona *persona_find(const char *name);

@@ -37,9 +37,12 @@ enum session_state
 enum auth_step
 {
 	AUTH_STEP_NONE,
-	AUTH_STEP_PLAIN,      /* waiting for the PLAIN response */
-	AUTH_STEP_LOGIN_USER, /* waiting for the user name */
-	AUTH_STEP_LOGIN_PASS, /* waiting for the password */
+	AUTH_STEP_PLAIN,             /* waiting for the PLAIN response */
+	AUTH_STEP_LOGIN_USER,        /* waiting for the user name */
+	AUTH_STEP_LOGIN_PASS,        /* waiting for the password */
+	AUTH_STEP_NTLM_NEGOTIATE,    /* waiting for NTLM's NEGOTIATE */
+	AUTH_STEP_NTLM_AUTHENTICATE, /* CHALLENGE sent, waiting for the answer */
+	AUTH_STEP_GSSAPI,            /* waiting for a GSSAPI token */
 };
 
 /* Caps on what one session records about itself. */
@@ -103,6 +106,8 @@ struct session
 	char *auth_user; /* last accepted credentials, attached to messages */
 	char *auth_pass;
 	char *auth_pending_user;
+	uint8_t ntlm_challenge[8]; /* the server challenge we sent */
+	uint32_t ntlm_flags;       /* and the flags it granted */
 
 	/* what the session did, for spamlab.smtp_session */
 	struct session_command *cmds;

@@ -18,15 +18,18 @@
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "ntlm.h"
 #include "persona.h"
 #include "relayhook.h"
 #include "session.h"
@@ -696,6 +699,163 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	smtp_reply(s, PERSONA_AUTH_OK, NULL);
 }
 
+/* The mechanism a pending AUTH step belongs to. */
+static const char *
+auth_step_mechanism(enum auth_step step)
+{
+	switch (step)
+	{
+		case AUTH_STEP_PLAIN:
+			return "PLAIN";
+		case AUTH_STEP_NTLM_NEGOTIATE:
+		case AUTH_STEP_NTLM_AUTHENTICATE:
+			return "NTLM";
+		case AUTH_STEP_GSSAPI:
+			return "GSSAPI";
+		default:
+			return "LOGIN";
+	}
+}
+
+/* An AUTH exchange that cannot go on: record it, answer, count an error. */
+static void
+smtp_auth_fail(struct session *s, const char *mech, enum persona_reply r)
+{
+	int code = r == PERSONA_AUTH_DECODE  ? 501
+	           : r == PERSONA_NO_STORAGE ? 452
+	                                     : 535;
+
+	session_record_auth(s, mech, NULL, NULL, code);
+	smtp_reply(s, r, NULL);
+	smtp_error(s);
+}
+
+/* FILETIME now: 100 ns units since 1601-01-01. */
+static uint64_t
+filetime_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec + 11644473600u) * 10000000u +
+	       (uint64_t)ts.tv_nsec / 100;
+}
+
+/*
+ * NTLM's NEGOTIATE (base64): answer with a CHALLENGE naming our host, as
+ * Exchange does ([MS-SMTPNTLM] 3.2.5), and wait for the AUTHENTICATE.
+ */
+static void
+smtp_auth_ntlm_negotiate(struct session *s, const char *b64, size_t len)
+{
+	uint8_t in[512], msg[NTLM_CHALLENGE_MAX];
+	char text[4 + 4 * ((NTLM_CHALLENGE_MAX + 2) / 3) + 3];
+	long n = smtp_base64_decode(b64, len, in, sizeof(in));
+	uint32_t flags;
+	size_t mlen;
+
+	if (n < 0)
+	{
+		smtp_auth_fail(s, "NTLM", PERSONA_AUTH_DECODE);
+		return;
+	}
+	if (!ntlm_parse_negotiate(in, (size_t)n, &flags))
+	{
+		smtp_auth_fail(s, "NTLM", PERSONA_AUTH_FAILED);
+		return;
+	}
+	if (getrandom(s->ntlm_challenge, 8, 0) != 8)
+		for (int i = 0; i < 8; i++)
+			s->ntlm_challenge[i] = (uint8_t)rand();
+	mlen = ntlm_build_challenge(msg, sizeof(msg), flags, s->ntlm_challenge,
+	                            smtp_hostname(), filetime_now());
+	if (mlen == 0) /* a host name longer than 255 bytes: never */
+	{
+		smtp_auth_fail(s, "NTLM", PERSONA_AUTH_FAILED);
+		return;
+	}
+	s->ntlm_flags = (uint32_t)msg[20] | (uint32_t)msg[21] << 8 |
+	                (uint32_t)msg[22] << 16 | (uint32_t)msg[23] << 24;
+	memcpy(text, "334 ", 4);
+	n = EVP_EncodeBlock((unsigned char *)text + 4, msg, (int)mlen);
+	memcpy(text + 4 + n, "\r\n", 3);
+	s->auth_step = AUTH_STEP_NTLM_AUTHENTICATE;
+	session_reply_raw(s, 334, text);
+	session_enter_state(s, SESSION_STATE_AUTH);
+}
+
+/*
+ * NTLM's AUTHENTICATE (base64): accepted whatever it holds, like every
+ * other AUTH here.  The account is recorded as DOMAIN\user and, in place
+ * of the password the client never sends, its response in hashcat's
+ * NetNTLM form; the workstation name goes to the log.
+ */
+static void
+smtp_auth_ntlm_authenticate(struct session *s, const char *b64, size_t len)
+{
+	uint8_t *buf = malloc(len / 4 * 3 + 3);
+	long n = buf ? smtp_base64_decode(b64, len, buf, len / 4 * 3 + 3) : -1;
+	struct ntlm_auth a;
+	char *account, *response, ws[3 * NTLM_NAME_MAX + 1];
+
+	if (!buf)
+	{
+		smtp_auth_fail(s, "NTLM", PERSONA_NO_STORAGE);
+		return;
+	}
+	if (n < 0 || !ntlm_parse_authenticate(buf, (size_t)n, s->ntlm_flags, &a))
+	{
+		free(buf);
+		smtp_auth_fail(s, "NTLM",
+		               n < 0 ? PERSONA_AUTH_DECODE : PERSONA_AUTH_FAILED);
+		return;
+	}
+	account = ntlm_account(&a);
+	response = ntlm_hashcat(&a, s->ntlm_challenge);
+	log_event(LOG_INFO, s->sid, "auth_ntlm", "workstation=\"%s\" nt_len=%zu",
+	          log_quote(ws, sizeof(ws), a.workstation, strlen(a.workstation)),
+	          a.nt_len);
+	ntlm_auth_free(&a);
+	free(buf);
+	if (!account)
+	{
+		free(response);
+		smtp_auth_fail(s, "NTLM", PERSONA_NO_STORAGE);
+		return;
+	}
+	session_record_auth(s, "NTLM", account, response, 235);
+	free(s->auth_user);
+	free(s->auth_pass);
+	s->auth_user = account;
+	s->auth_pass = response;
+	smtp_reply(s, PERSONA_AUTH_OK, NULL);
+}
+
+/* Integrated authentication the persona offers (NTLM, GSSAPI): true when
+ * handled. */
+static bool
+smtp_auth_integrated(struct session *s, const char *mech, size_t mlen,
+                     const char *initial, size_t ilen)
+{
+	bool ntlm = mlen == 4 && strncasecmp(mech, "NTLM", 4) == 0;
+
+	if (!ntlm && !(mlen == 6 && strncasecmp(mech, "GSSAPI", 6) == 0))
+		return false;
+	if (!persona_offers_auth(smtp_persona(), s->tls_active, mech, mlen))
+		return false;
+	if (ilen && ntlm)
+		smtp_auth_ntlm_negotiate(s, initial, ilen);
+	else if (ilen) /* a Kerberos ticket we cannot take */
+		smtp_auth_fail(s, "GSSAPI", PERSONA_AUTH_FAILED);
+	else
+	{
+		s->auth_step = ntlm ? AUTH_STEP_NTLM_NEGOTIATE : AUTH_STEP_GSSAPI;
+		smtp_reply(s, ntlm ? PERSONA_AUTH_NTLM : PERSONA_AUTH_PROMPT, NULL);
+		session_enter_state(s, SESSION_STATE_AUTH);
+	}
+	return true;
+}
+
 static void
 act_auth(struct session *s, const struct smtp_command *c)
 {
@@ -761,6 +921,8 @@ act_auth(struct session *s, const struct smtp_command *c)
 		session_enter_state(s, SESSION_STATE_AUTH);
 		return;
 	}
+	if (smtp_auth_integrated(s, c->arg, mlen, c->arg + i, c->arg_len - i))
+		return;
 	{
 		char mech[32];
 		size_t n = mlen < sizeof(mech) - 1 ? mlen : sizeof(mech) - 1;
@@ -785,17 +947,29 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 	session_enter_state(s, SESSION_STATE_READY);
 	if (len == 1 && line[0] == '*')
 	{
-		session_record_auth(s, step == AUTH_STEP_PLAIN ? "PLAIN" : "LOGIN",
-		                    s->auth_pending_user, NULL, 501);
+		session_record_auth(s, auth_step_mechanism(step), s->auth_pending_user,
+		                    NULL, 501);
 		free(s->auth_pending_user);
 		s->auth_pending_user = NULL;
 		smtp_reply(s, PERSONA_AUTH_ABORTED, NULL);
 		return;
 	}
-	if (step == AUTH_STEP_PLAIN)
+	switch (step)
 	{
-		smtp_auth_plain(s, line, len);
-		return;
+		case AUTH_STEP_PLAIN:
+			smtp_auth_plain(s, line, len);
+			return;
+		case AUTH_STEP_NTLM_NEGOTIATE:
+			smtp_auth_ntlm_negotiate(s, line, len);
+			return;
+		case AUTH_STEP_NTLM_AUTHENTICATE:
+			smtp_auth_ntlm_authenticate(s, line, len);
+			return;
+		case AUTH_STEP_GSSAPI:
+			smtp_auth_fail(s, "GSSAPI", PERSONA_AUTH_FAILED);
+			return;
+		default:
+			break;
 	}
 	n = smtp_base64_decode(line, len, buf, sizeof(buf));
 	if (n < 0)

@@ -145,6 +145,8 @@ static const struct
     {"authbadmech", PERSONA_AUTH_BAD_MECH, "CRAM-MD5"},
     {"authdecode", PERSONA_AUTH_DECODE, NULL},
     {"authaborted", PERSONA_AUTH_ABORTED, NULL},
+    {"authntlm", PERSONA_AUTH_NTLM, NULL},
+    {"authfailed", PERSONA_AUTH_FAILED, NULL},
     {"bdatok", PERSONA_BDAT_OK, "4096"},
 };
 

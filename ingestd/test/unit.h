@@ -52,5 +52,6 @@ void test_dnsmx(void);
 void test_relayctl(void);
 void test_persona(void);
 void test_imapurl(void);
+void test_ntlm(void);
 
 #endif /* SPAMLAB_UNIT_H */

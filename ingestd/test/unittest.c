@@ -32,6 +32,7 @@ static const struct
     {"relayctl", test_relayctl},
     {"persona", test_persona},
     {"imapurl", test_imapurl},
+    {"ntlm", test_ntlm},
 };
 
 int
