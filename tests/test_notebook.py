@@ -1,6 +1,7 @@
 """notebooks/spamlab.ipynb executes headless against a database with the
 reports dataset plus ten days of trap traffic with relay decisions and SMTP
-sessions of three bots, and writes its figures as PNG files."""
+sessions of three bots (two of them logging in), and writes its figures as
+PNG files."""
 import datetime as dt
 import os
 import pathlib
@@ -14,7 +15,7 @@ from test_relay_sql import add_session, bot_a, bot_b
 from test_reports import reports  # noqa: F401  (the fixture)
 
 FIGURES = {"volume_per_day", "origin_country", "domain_age", "replies",
-           "message_size", "relay_daily", "top_dialects"}
+           "message_size", "relay_daily", "top_dialects", "auth_daily"}
 DAY0 = dt.datetime(2026, 9, 20, 8, 0, tzinfo=dt.timezone.utc)
 # peers the MaxMind test database places: GB, AU, SE
 PEERS = ["81.2.69.160", "2.125.160.216", "214.0.1.10", "89.160.20.112"]
@@ -36,6 +37,12 @@ def add_relay_traffic(conn):
                 cmds = bot_a(peer, "x@spam.test", ["v@t.test"] * (1 + i % 2),
                              base_gap=50 if i % 3 == 0 else 900)
             sid = add_session(conn, peer, cmds, start=at)
+            if i % 3 != 2:  # bot A logs in first, with LOGIN or NTLM
+                mech = "NTLM" if i % 4 == 1 else "LOGIN"
+                conn.execute(
+                    "INSERT INTO spamlab.smtp_auth VALUES (%s, 1, %s, %s, %s,"
+                    " %s, 235)", (sid, at, mech, f"user{i % 5}",
+                                  f"pw{i % 7}" if mech == "LOGIN" else None))
             mid = uuid.uuid4()
             raw = f"Subject: offer {day}/{i}\r\n\r\nbuy\r\n".encode()
             conn.execute(
@@ -64,6 +71,11 @@ def test_notebook_runs_and_draws(reports, pg, tmp_path):  # noqa: F811
     ).fetchone() == (6, 2)
     assert reports.execute(
         "SELECT count(*) FROM spamlab.top_dialects(10)").fetchone()[0] >= 3
+    for v in ("report_auth_daily", "report_auth_account",
+              "report_auth_password"):
+        reports.execute(f"REFRESH MATERIALIZED VIEW spamlab.{v}")
+    assert reports.execute("SELECT sum(attempts) FROM"
+                           " spamlab.report_auth_daily").fetchone()[0] > 100
     nb = nbformat.read(TOP / "notebooks" / "spamlab.ipynb", as_version=4)
     env = {"SPAMLAB_DSN": pg.dsn(reports.info.dbname),
            "SPAMLAB_FIGURES": str(tmp_path)}

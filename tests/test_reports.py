@@ -84,12 +84,45 @@ def load(conn, rows):
     return keys
 
 
+# AUTH attempts: (day offset, peer, [(mechanism, user, password, code)])
+AUTH_SESSIONS = [
+    (DAY1, "81.2.69.160", [("LOGIN", "admin", "123456", 235)]),
+    (DAY1 + dt.timedelta(minutes=3), "214.0.1.10",
+     [("PLAIN", "admin", "password", 235)]),
+    (DAY1 + dt.timedelta(minutes=4), "214.0.1.10",
+     [("NTLM", "CORP\\administrator",
+       "administrator::CORP:1122334455667788:00aa:0101", 235)]),
+    (DAY2, "214.0.1.10", [("LOGIN", "admin", None, 501),
+                          ("GSSAPI", None, None, 535),
+                          ("LOGIN", "info", "123456", 235)]),
+]
+
+
+def load_auth(conn, first_message):
+    """The sessions above; the first message was sent after the first."""
+    for i, (at, peer, attempts) in enumerate(AUTH_SESSIONS):
+        sid = uuid.uuid4()
+        conn.execute("INSERT INTO spamlab.smtp_session (id, started_at,"
+                     " peer_ip, n_auth) VALUES (%s, %s, %s, %s)",
+                     (sid, at, peer, len(attempts)))
+        for n, (mech, user, pw, code) in enumerate(attempts, 1):
+            conn.execute("INSERT INTO spamlab.smtp_auth VALUES (%s, %s, %s,"
+                         " %s, %s, %s, %s)",
+                         (sid, n, at + dt.timedelta(seconds=n), mech, user,
+                          pw, code))
+        if i == 0:
+            conn.execute("INSERT INTO spamlab.message_auth SELECT"
+                         " received_at, id, 'admin', '123456' FROM"
+                         " spamlab.message WHERE id = %s", (first_message,))
+
+
 def setup_reports(conn):
     city = shared_path("mmdb", "test-data", "GeoIP2-City-Test.mmdb")
     conn.execute(f"ALTER DATABASE \"{conn.info.dbname}\" SET"
                  f" spamlab.geoip_city_db = '{city}'")
     conn.execute(f"SET spamlab.geoip_city_db = '{city}'")
-    load(conn, MESSAGES)
+    keys = load(conn, MESSAGES)
+    load_auth(conn, keys[0])
     # what whois_refresh() would have stored
     conn.execute("INSERT INTO spamlab.whois_cache (domain, status, created,"
                  " queried_at) VALUES ('evil-x.top', 'ok', '2026-09-30', now()),"
@@ -200,6 +233,32 @@ def test_replies_report(reports):
     assert rows(reports, "SELECT label, messages, replies, reply_percent::text,"
                 " re_subjects FROM spamlab.report_replies ORDER BY 1") == [
         ("ham", 2, 1, "50.00", 1), ("spam", 3, 0, "0.00", 0)]
+
+
+def test_auth_reports(reports):
+    assert rows(reports, "SELECT day::text, mechanism, attempts, accepted,"
+                " peers, accounts, sessions FROM spamlab.report_auth_daily"
+                " ORDER BY 1, 2") == [
+        ("2026-10-05", "LOGIN", 1, 1, 1, 1, 1),
+        ("2026-10-05", "NTLM", 1, 1, 1, 1, 1),
+        ("2026-10-05", "PLAIN", 1, 1, 1, 1, 1),
+        ("2026-10-06", "GSSAPI", 1, 0, 1, 0, 1),
+        ("2026-10-06", "LOGIN", 2, 1, 1, 2, 1)]
+    # admin: three attempts from two peers with two passwords (the aborted
+    # one offered none), one message sent after logging in
+    assert rows(reports, "SELECT username, attempts, accepted, peers,"
+                " passwords, mechanisms, messages FROM"
+                " spamlab.report_auth_account ORDER BY attempts DESC,"
+                " username") == [
+        ("admin", 3, 2, 2, 2, ["LOGIN", "PLAIN"], 1),
+        ("", 1, 0, 1, 0, ["GSSAPI"], 0),
+        ("CORP\\administrator", 1, 1, 1, 0, ["NTLM"], 0),
+        ("info", 1, 1, 1, 1, ["LOGIN"], 0)]
+    # NTLM responses are not passwords
+    assert rows(reports, "SELECT password, attempts, accounts, peers FROM"
+                " spamlab.report_auth_password ORDER BY attempts DESC,"
+                " password") == [
+        ("123456", 2, 2, 2), ("password", 1, 1, 1)]
 
 
 def test_search(reports):
