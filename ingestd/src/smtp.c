@@ -670,6 +670,19 @@ act_starttls(struct session *s, const struct smtp_command *c)
 		session_close(s, "tls_error");
 }
 
+/* Credentials accepted (any are): record them, keep them for the
+ * session's messages (taking over user and pass), answer 235. */
+static void
+smtp_auth_accept(struct session *s, const char *mech, char *user, char *pass)
+{
+	session_record_auth(s, mech, user, pass, 235);
+	free(s->auth_user);
+	free(s->auth_pass);
+	s->auth_user = user;
+	s->auth_pass = pass;
+	smtp_reply(s, PERSONA_AUTH_OK, NULL);
+}
+
 /* PLAIN response: authzid NUL authcid NUL passwd. */
 static void
 smtp_auth_plain(struct session *s, const char *b64, size_t len)
@@ -691,12 +704,7 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	user = session_strdup_wire((const char *)p1 + 1, (size_t)(p2 - p1 - 1));
 	pass =
 	    session_strdup_wire((const char *)p2 + 1, (size_t)(buf + n - (p2 + 1)));
-	session_record_auth(s, "PLAIN", user, pass, 235);
-	free(s->auth_user);
-	free(s->auth_pass);
-	s->auth_user = user;
-	s->auth_pass = pass;
-	smtp_reply(s, PERSONA_AUTH_OK, NULL);
+	smtp_auth_accept(s, "PLAIN", user, pass);
 }
 
 /* The mechanism a pending AUTH step belongs to. */
@@ -823,12 +831,7 @@ smtp_auth_ntlm_authenticate(struct session *s, const char *b64, size_t len)
 		smtp_auth_fail(s, "NTLM", PERSONA_NO_STORAGE);
 		return;
 	}
-	session_record_auth(s, "NTLM", account, response, 235);
-	free(s->auth_user);
-	free(s->auth_pass);
-	s->auth_user = account;
-	s->auth_pass = response;
-	smtp_reply(s, PERSONA_AUTH_OK, NULL);
+	smtp_auth_accept(s, "NTLM", account, response);
 }
 
 /* Integrated authentication the persona offers (NTLM, GSSAPI): true when
@@ -990,13 +993,13 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 		session_enter_state(s, SESSION_STATE_AUTH);
 		return;
 	}
-	free(s->auth_user);
-	free(s->auth_pass);
-	s->auth_user = s->auth_pending_user;
-	s->auth_pending_user = NULL;
-	s->auth_pass = session_strdup_wire((char *)buf, (size_t)n);
-	session_record_auth(s, "LOGIN", s->auth_user, s->auth_pass, 235);
-	smtp_reply(s, PERSONA_AUTH_OK, NULL);
+	{
+		char *user = s->auth_pending_user;
+
+		s->auth_pending_user = NULL;
+		smtp_auth_accept(s, "LOGIN", user,
+		                 session_strdup_wire((char *)buf, (size_t)n));
+	}
 }
 
 /* ---- the command table ---- */
