@@ -4,12 +4,14 @@ A real client (curl) logs in with NTLM and sends; the account is recorded
 as DOMAIN\\user and, in place of the password the client never sends, its
 response in hashcat's NetNTLMv2 form: recomputing it from the password
 proves it is crackable offline.  The CHALLENGE names our host the way a
-Windows server does (nmap's smtp-ntlm-info reads exactly this).  GSSAPI
+Windows server does, and nmap's smtp-ntlm-info, the script scanners
+fingerprint Exchange with, reads it so.  GSSAPI
 tickets are refused as Exchange refuses them without Kerberos, and broken
 NTLM messages get the persona's 501/535 with the session going on."""
 import base64
 import hashlib
 import hmac
+import re
 import shutil
 import struct
 import subprocess
@@ -217,3 +219,22 @@ def test_broken_ntlm_and_gssapi_get_the_persona_replies(exchange, db):
                     ("NTLM", None, None, 501), ("NTLM", None, None, 535),
                     ("GSSAPI", None, None, 535), ("GSSAPI", None, None, 535),
                     ("CRAM-MD5", None, None, 535)]
+
+
+def test_nmap_reads_the_host_names_from_the_challenge(exchange):
+    """nmap's smtp-ntlm-info, the scanner script that fingerprints Exchange
+    through AUTH NTLM, reads our CHALLENGE as a Windows server's."""
+    if not shutil.which("nmap"):
+        pytest.skip("nmap missing (make deps installs it)")
+    # -sV names the service smtp (the script runs only on SMTP ports)
+    out = subprocess.run(
+        ["nmap", "-Pn", "-n", "-sT", "-sV", "--version-intensity", "0",
+         "-p", str(exchange.port), "--script", "smtp-ntlm-info",
+         "127.0.0.1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = dict(re.findall(r"\|_?\s+(\w+): (\S+)", out.stdout))
+    assert got.get("NetBIOS_Domain_Name") == "TEST", out.stdout
+    assert got["NetBIOS_Computer_Name"] == "MX"
+    assert got["DNS_Domain_Name"] == "test.example"
+    assert got["DNS_Computer_Name"] == HOST
+    assert got["Product_Version"] == "10.0.17763"
