@@ -208,7 +208,7 @@ def test_broken_ntlm_and_gssapi_get_the_persona_replies(exchange, db):
     assert c.cmd("AUTH GSSAPI") == (334, "334 ")
     assert c.cmd(b64(b"\x60\x82\x01\x00 a Kerberos AP-REQ"))[1] == bad
     assert c.cmd("AUTH GSSAPI " + b64(b"\x60\x01\x00"))[1] == bad
-    # LOGIN is offered inside TLS only, like Exchange's Default Frontend
+    # a mechanism the persona does not list
     assert c.cmd("AUTH CRAM-MD5")[0] == 504
     # the session goes on
     assert c.cmd("MAIL FROM:<s@spam.example>")[0] == 250
