@@ -60,12 +60,14 @@ def test_demo_collects_analyses_and_stops(demo_env):
                          timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     for title in ("Messages per day", "Origin countries", "Advertised domains",
-                  "Replies, spam against ham"):
+                  "Replies, spam against ham",
+                  "Accounts bots tried to log in with"):
         assert title in out.stdout
     first, enriched = count(demo_env)
     assert first >= 2 * 120 and enriched == first
     figs = os.listdir(os.path.join(demo_env["SPAMLAB_VAR"], "figures"))
-    assert {"volume_per_day.png", "origin_country.png", "replies.png"} <= set(figs)
+    assert {"volume_per_day.png", "origin_country.png", "replies.png",
+            "auth_daily.png"} <= set(figs)
 
     # running it again works and adds this run's SMTP stream only
     out = subprocess.run([demo], env=demo_env, capture_output=True, text=True,
