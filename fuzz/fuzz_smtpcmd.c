@@ -1,7 +1,8 @@
 /*
  * fuzz_smtpcmd.c: ingestd's parsers of SMTP command lines on arbitrary
  * bytes, the first thing a bot's input meets: the verb/argument split,
- * MAIL FROM / RCPT TO paths, MAIL parameters and AUTH's base64.  Every
+ * MAIL FROM / RCPT TO paths, MAIL parameters and AUTH's base64, and the
+ * reply lines the probe relay reads from a server.  Every
  * output stays inside its input or buffer; a path parsed into a small
  * buffer parses the same into a large one; base64 decodes to exactly
  * 3 bytes per 4 characters less the padding, or fails for a reason.
@@ -109,6 +110,18 @@ check_base64(const char *in, size_t len)
 		abort();
 }
 
+static void
+check_reply(const char *line, size_t len)
+{
+	int code = 0;
+	bool last = false;
+
+	if (smtp_parse_reply_line(line, len, &code, &last) &&
+	    (code < 200 || code > 599 || last != (len == 3 || line[3] == ' ')))
+		abort();
+	(void)smtp_reply_has_keyword(line, len, "STARTTLS");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,5 +132,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_path(s, size, "TO:");
 	check_params(s, size);
 	check_base64(s, size);
+	check_reply(s, size);
 	return 0;
 }

@@ -54,6 +54,7 @@
 
 #include "mxlookup.h"
 #include "relaycap.h"
+#include "smtpparse.h"
 
 #define RELAY_LINE_MAX  1000 /* reply line (RFC 5321 4.5.3.1.5: 512) */
 #define RELAY_REPLY_MAX 100  /* lines in one multi-line reply */
@@ -730,22 +731,17 @@ read_cb(struct bufferevent *bev, void *arg)
 		int code;
 		bool last;
 
-		if (n < 3 || n > RELAY_LINE_MAX || line[0] < '2' || line[0] > '5' ||
-		    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' ||
-		    (n > 3 && line[3] != ' ' && line[3] != '-'))
+		if (n > RELAY_LINE_MAX || !smtp_parse_reply_line(line, n, &code, &last))
 		{
 			set_reply(j, 0, "protocol: malformed reply");
 			free(line);
 			session_fail_temp(j);
 			return;
 		}
-		code = atoi(line);
 		if (j->reply_lines++ == 0)
 			j->reply_code = code;
-		last = n == 3 || line[3] == ' ';
-		if ((j->state == JOB_EHLO || j->state == JOB_EHLO2) && n >= 12 &&
-		    strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-		    (n == 12 || line[12] == ' '))
+		if ((j->state == JOB_EHLO || j->state == JOB_EHLO2) &&
+		    smtp_reply_has_keyword(line, n, "STARTTLS"))
 			j->offers_starttls = true;
 		if (code != j->reply_code || j->reply_lines > RELAY_REPLY_MAX)
 		{

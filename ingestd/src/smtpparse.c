@@ -213,3 +213,24 @@ smtp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz)
 	}
 	return (long)o;
 }
+
+bool
+smtp_parse_reply_line(const char *line, size_t len, int *code, bool *last)
+{
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
+	    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
+	    (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return false;
+	*code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	*last = len == 3 || line[3] == ' ';
+	return true;
+}
+
+bool
+smtp_reply_has_keyword(const char *line, size_t len, const char *keyword)
+{
+	size_t k = strlen(keyword);
+
+	return len >= 4 + k && strncasecmp(line + 4, keyword, k) == 0 &&
+	       (len == 4 + k || line[4 + k] == ' ');
+}

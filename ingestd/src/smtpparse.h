@@ -1,6 +1,7 @@
 /*
  * smtpparse.h: parsers of what an SMTP client sends (RFC 5321 command
- * lines, MAIL/RCPT paths and parameters, AUTH's base64).  Pure: no
+ * lines, MAIL/RCPT paths and parameters, AUTH's base64) and of the reply
+ * lines a server sends back (the probe relay's client side).  Pure: no
  * session, no I/O; every output stays within the given buffers.
  */
 #ifndef SPAMLAB_SMTPPARSE_H
@@ -70,5 +71,17 @@ int smtp_parse_mail_params(const char *p, size_t len, struct smtp_params *out,
 
 /* Decode base64 (RFC 4648, no line breaks); -1 if malformed. */
 long smtp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outsz);
+
+/*
+ * One line of a server's reply (no CRLF), as a client reads it: "250 text",
+ * "250-text" or a bare "250".  Sets the code (200-599) and whether the
+ * line ends the reply; false when the line is not a reply line.
+ */
+bool smtp_parse_reply_line(const char *line, size_t len, int *code, bool *last)
+    __attribute__((warn_unused_result));
+
+/* Whether an EHLO reply line (no CRLF) advertises keyword, which must be
+ * followed by the end of the line or a space ("250-STARTTLS"). */
+bool smtp_reply_has_keyword(const char *line, size_t len, const char *keyword);
 
 #endif /* SPAMLAB_SMTPPARSE_H */

@@ -200,3 +200,47 @@ test_smtp_base64(void)
 		CHECK(smtp_base64_decode("YWJj", 4, small, sizeof(small)) == -1);
 	}
 }
+
+/* Reply lines as the probe relay reads a server's answers. */
+void
+test_smtp_reply_line(void)
+{
+	static const struct
+	{
+		const char *line;
+		bool ok;
+		int code;
+		bool last;
+	} cases[] = {
+	    {"250 2.0.0 Ok", true, 250, true},
+	    {"250-PIPELINING", true, 250, false},
+	    {"354", true, 354, true},
+	    {"599 x", true, 599, true},
+	    {"199 too low", false, 0, false},
+	    {"600 too high", false, 0, false},
+	    {"25", false, 0, false},
+	    {"2500 ok", false, 0, false},
+	    {"25a ok", false, 0, false},
+	    {" 250 ok", false, 0, false},
+	    {"", false, 0, false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		int code = 0;
+		bool last = false;
+		bool ok = smtp_parse_reply_line(cases[i].line, strlen(cases[i].line),
+		                                &code, &last);
+
+		CHECK_MSG(ok == cases[i].ok, "%s", cases[i].line);
+		if (ok && cases[i].ok)
+			CHECK_MSG(code == cases[i].code && last == cases[i].last, "%s",
+			          cases[i].line);
+	}
+	CHECK(smtp_reply_has_keyword("250-STARTTLS", 12, "STARTTLS"));
+	CHECK(smtp_reply_has_keyword("250 starttls", 12, "STARTTLS"));
+	CHECK(smtp_reply_has_keyword("250-STARTTLS x", 14, "STARTTLS"));
+	CHECK(!smtp_reply_has_keyword("250-STARTTLSX", 13, "STARTTLS"));
+	CHECK(!smtp_reply_has_keyword("250-STARTTL", 11, "STARTTLS"));
+	CHECK(!smtp_reply_has_keyword("250", 3, "STARTTLS"));
+}

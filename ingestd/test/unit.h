@@ -39,6 +39,7 @@ void test_smtp_parse(void);
 void test_smtp_path(void);
 void test_smtp_params(void);
 void test_smtp_base64(void);
+void test_smtp_reply_line(void);
 void test_dotstuff(void);
 void test_spool(void);
 void test_spool_crc32(void);

@@ -19,6 +19,7 @@ static const struct
     {"smtp_path", test_smtp_path},
     {"smtp_params", test_smtp_params},
     {"smtp_base64", test_smtp_base64},
+    {"smtp_reply_line", test_smtp_reply_line},
     {"dotstuff", test_dotstuff},
     {"spool", test_spool},
     {"spool_crc32", test_spool_crc32},
