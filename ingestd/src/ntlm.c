@@ -86,8 +86,8 @@ struct writer
 	bool full;
 };
 
-/* Append s (ASCII, upper-cased if asked, at most max bytes) as UTF-16LE
- * or as its bytes; the bytes written. */
+/* Append slen bytes of s (ASCII, upper-cased if asked) as UTF-16LE or as
+ * they are; the bytes written, 0 (and full set) when they do not fit. */
 static size_t
 put_name(struct writer *w, const char *s, size_t slen, bool unicode, bool upper)
 {
