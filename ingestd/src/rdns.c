@@ -71,10 +71,10 @@ rdns_normalize_name(const char *in, char *out)
 	size_t n = strlen(in), label = 0;
 	bool valid = true;
 
+	if (n > RDNS_NAME_MAX - 1)
+		n = RDNS_NAME_MAX - 1; /* too long to be valid anyway */
 	while (n > 0 && in[n - 1] == '.')
 		n--;
-	if (n > RDNS_NAME_MAX - 1)
-		n = RDNS_NAME_MAX - 1;
 	for (size_t i = 0; i < n; i++)
 	{
 		unsigned char c = (unsigned char)in[i];

@@ -59,6 +59,10 @@ test_rdns_names(void)
 		big[k] = '.';
 	CHECK(!rdns_normalize_name(big, out));
 	CHECK(strlen(out) == RDNS_NAME_MAX - 1);
+	/* cut right after a dot: no trailing dot either (found by fuzz_rdns) */
+	big[RDNS_NAME_MAX - 2] = '.';
+	CHECK(!rdns_normalize_name(big, out));
+	CHECK(strlen(out) == RDNS_NAME_MAX - 2 && out[strlen(out) - 1] != '.');
 
 	CHECK(strcmp(rdns_status_name(RDNS_CONFIRMED), "confirmed") == 0);
 	CHECK(strcmp(rdns_status_name(RDNS_UNCONFIRMED), "unconfirmed") == 0);
