@@ -8,6 +8,7 @@ import resource
 import signal
 import socket
 import struct
+import subprocess
 import time
 import uuid
 import zlib
@@ -312,6 +313,29 @@ def test_old_spool_replays(pg, tmp_path):
                             "old.helo.test", 1)
     finally:
         assert d.stop() == 0
+
+
+def test_settings_in_check_config():
+    """--check-config prints the settings with their production defaults
+    and refuses a bad value, naming the key."""
+    out = subprocess.run([str(INGESTD), "--check-config"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0
+    for line in ("rdns = on", "rdns_timeout = 5", "rdns_nameservers = "):
+        assert line + "\n" in out.stdout, line
+    out = subprocess.run([str(INGESTD), "--check-config", "--rdns=off",
+                          "--rdns_timeout=2s",
+                          "--rdns_nameservers=127.0.0.1:5353,[::1]"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "rdns = off\nrdns_timeout = 2\n" in out.stdout
+    for bad in ("--rdns=maybe", "--rdns_timeout=0", "--rdns_timeout=61",
+                "--rdns_nameservers=ns.example:53",
+                "--rdns_nameservers=127.0.0.1,,"):
+        out = subprocess.run([str(INGESTD), "--check-config", bad],
+                             capture_output=True, text=True)
+        assert out.returncode == 2 and bad[2:].split("=")[0] in out.stderr, (
+            bad, out.stderr)
 
 
 def test_status_check_constraint(db):
