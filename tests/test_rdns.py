@@ -7,6 +7,7 @@ import re
 import resource
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -149,6 +150,45 @@ def test_ipv6_client(pg, tmp_path, dns):
         assert session_row(pg, d.sensor, "::1") == (
             "v6host.example", "confirmed", "quit")
         assert ("v6host.example", "AAAA") in dns.queries
+    finally:
+        assert d.stop() == 0
+
+
+def test_implicit_tls_client(pg, tmp_path, dns):
+    """On a tls_listen port the lookup runs during the handshake and the
+    banner after it still waits for the lookup."""
+    dns.clear()
+    dns.ptr("127.0.0.1", "tls-client.example")
+    dns.a("tls-client.example", "127.0.0.1")
+    dns.silent.add("51.0.0.127.in-addr.arpa")
+    tport = free_port()
+    d = rdns_daemon(pg, tmp_path, "rdns_tls", dns,
+                    tls_listen=f"127.0.0.1:{tport}")
+    d.start()
+    try:
+        c = Client(tport, tls=True)
+        assert c.reply()[0] == 220
+        assert c.cmd("EHLO tls.rdns.test")[0] == 250
+        assert c.cmd("QUIT")[0] == 221
+        c.close()
+        # a client whose lookup times out gets its banner after it
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = time.monotonic()
+        raw = socket.create_connection(("127.0.0.1", tport), 10,
+                                       source_address=("127.0.0.51", 0))
+        with ctx.wrap_socket(raw) as s:
+            assert s.recv(512).startswith(b"220 ")
+            assert 0.9 <= time.monotonic() - t < 3
+        with pg.connect() as conn:
+            def rows():
+                return dict(conn.execute(
+                    "SELECT host(peer_ip), rdns_status FROM spamlab.smtp_session"
+                    " WHERE sensor = %s AND tls IS NOT NULL",
+                    (d.sensor,)).fetchall())
+            got = wait_for(lambda: len(rows()) == 2 and rows())
+        assert got == {"127.0.0.1": "confirmed", "127.0.0.51": "timeout"}
     finally:
         assert d.stop() == 0
 
