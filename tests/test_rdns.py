@@ -389,15 +389,23 @@ def test_status_check_constraint(db):
 # ---- the Received header of a relayed probe names a confirmed client ----
 
 RECEIVED_FROM = {
-    "postfix": "Received: from bot.spam.test (bot-7.pool.example [127.0.0.1])",
-    "exim": "Received: from bot-7.pool.example ([127.0.0.1] helo=bot.spam.test)",
-    "sendmail": "Received: from bot.spam.test (bot-7.pool.example [127.0.0.1])",
-    "exchange": "Received: from bot.spam.test (127.0.0.1) by mx.test.example",
+    ("postfix", "bot.spam.test"):
+        "Received: from bot.spam.test (bot-7.pool.example [127.0.0.1])",
+    ("exim", "bot.spam.test"):
+        "Received: from bot-7.pool.example ([127.0.0.1] helo=bot.spam.test)",
+    # Exim writes helo= only when the HELO is not the verified name
+    ("exim", "BOT-7.pool.example"):
+        "Received: from bot-7.pool.example ([127.0.0.1])",
+    ("sendmail", "bot.spam.test"):
+        "Received: from bot.spam.test (bot-7.pool.example [127.0.0.1])",
+    ("exchange", "bot.spam.test"):
+        "Received: from bot.spam.test (127.0.0.1) by mx.test.example",
 }
 
 
-@pytest.mark.parametrize("persona", sorted(RECEIVED_FROM))
-def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona):
+@pytest.mark.parametrize("persona,helo", sorted(RECEIVED_FROM))
+def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona,
+                                                  helo):
     """A confirmed client's name appears where the persona's MTA writes it
     (test_persona_relay.py checks the rest of the header, without a name);
     the stored message stays what the client sent."""
@@ -407,7 +415,7 @@ def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona):
     dns.a("bot-7.pool.example", "127.0.0.1")
     sink = Sink()
     ctl, sport = start_server(sink)
-    d = rdns_daemon(pg, tmp_path, f"rdns_received_{persona}", dns,
+    d = rdns_daemon(pg, tmp_path, f"rdns_received_{persona}_{len(helo)}", dns,
                     persona=persona, **{
                         "relay.enabled": "on",
                         "relay.smarthost": f"127.0.0.1:{sport}",
@@ -420,7 +428,7 @@ def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona):
     try:
         c = Client(d.port)
         assert c.reply()[0] == 220
-        c.cmd("EHLO bot.spam.test")
+        c.cmd(f"EHLO {helo}")
         assert c.cmd("MAIL FROM:<probe@spam.test>")[0] == 250
         assert c.cmd("RCPT TO:<box@probe.test>")[0] == 250
         assert c.cmd("DATA")[0] == 354
@@ -433,7 +441,7 @@ def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona):
         if isinstance(delivered, str):
             delivered = delivered.encode()
         first = delivered.split(b"\r\n", 1)[0].decode()
-        assert first == RECEIVED_FROM[persona]
+        assert first == RECEIVED_FROM[persona, helo]
         with pg.connect() as conn:
             d.wait_rows(conn, 1)
             raw = conn.execute("SELECT raw FROM spamlab.message"

@@ -100,7 +100,7 @@ static const struct persona postfix = {
      * "unknown" when the name does not resolve back to the address (its
      * log then says "connect from unknown[ADDR]") */
     .received_from = {"from %c (unknown [%i])", "from %c (unknown [%i])",
-                      "from %c (%N [%i])"},
+                      "from %c (%N [%i])", "from %c (%N [%i])"},
     .received_tls = "\n\t(using %v with cipher %C (%B/%B bits))\n"
                     "\t(No client certificate requested)",
     .qid = PERSONA_QID_POSTFIX,
@@ -195,10 +195,10 @@ static const struct persona exim = {
     .received_for = "\n\tfor %r",
     /* the default received_header_text starts "from $sender_rcvhost":
      * the verified host name then "([ADDR] helo=HELO)", or without one
-     * "[ADDR] (helo=HELO)".  Exim leaves helo= out when the HELO equals
-     * the host name and adds ":port" with port logging: not imitated */
+     * "[ADDR] (helo=HELO)"; helo= only when the HELO is not the verified
+     * name.  Exim adds ":port" with port logging: not imitated */
     .received_from = {"from [%i] (helo=%c)", "from [%i] (helo=%c)",
-                      "from %N ([%i] helo=%c)"},
+                      "from %N ([%i] helo=%c)", "from %N ([%i])"},
     .received_tls = " (%V) tls %C\n\t",
     .qid = PERSONA_QID_EXIM,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {10, 80},
@@ -305,7 +305,7 @@ static const struct persona sendmail = {
      * resolve back to the address.  The forged form is written from
      * sendmail's documented behaviour, not from a captured header */
     .received_from = {"from %c ([%i])", "from %c (%N [%i] (may be forged))",
-                      "from %c (%N [%i])"},
+                      "from %c (%N [%i])", "from %c (%N [%i])"},
     .received_tls = "\n\t(version=%v cipher=%C bits=%B verify=NOT)",
     .qid = PERSONA_QID_SENDMAIL,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {20, 150},
@@ -401,7 +401,8 @@ static const struct persona exchange = {
         },
     .received_for = "",
     /* Exchange names the client by its HELO and address only */
-    .received_from = {"from %c (%i)", "from %c (%i)", "from %c (%i)"},
+    .received_from = {"from %c (%i)", "from %c (%i)", "from %c (%i)",
+                      "from %c (%i)"},
     .received_tls = " (version=%W,\n cipher=%C)",
     .qid = PERSONA_QID_EXCHANGE,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {50, 300},
@@ -661,8 +662,7 @@ expand(const struct persona *p, const char *t, const struct persona_vars *v,
 			case 'o':
 				/* nested: the recipient, TLS and client clauses */
 				if (*t == 'o')
-					s = p->received_from[(unsigned)v->rdns <=
-					                             PERSONA_RDNS_CONFIRMED
+					s = p->received_from[(unsigned)v->rdns < PERSONA_RDNS_N
 					                         ? v->rdns
 					                         : PERSONA_RDNS_NONE];
 				else

@@ -130,6 +130,16 @@ enum persona_qid
 	PERSONA_QID_EXCHANGE, /* a 12-digit InternalId */
 };
 
+/* What the client's reverse DNS gave, for the Received header (%o). */
+enum persona_rdns
+{
+	PERSONA_RDNS_NONE,           /* no name (none, timeout, error, off) */
+	PERSONA_RDNS_UNCONFIRMED,    /* a name whose A/AAAA do not match */
+	PERSONA_RDNS_CONFIRMED,      /* forward-confirmed (FCrDNS) */
+	PERSONA_RDNS_CONFIRMED_HELO, /* confirmed, and the HELO is that name */
+	PERSONA_RDNS_N
+};
+
 struct persona
 {
 	const char *name;
@@ -143,17 +153,9 @@ struct persona
 	const char *received_tls; /* %t */
 	/* %o: the "from" clause of the Received header, by the client's
 	 * reverse DNS (enum persona_rdns) */
-	const char *received_from[3];
+	const char *received_from[PERSONA_RDNS_N];
 	enum persona_qid qid;
 	unsigned delay_ms[PERSONA_N_DELAYS][2]; /* random in [min, max] */
-};
-
-/* What the client's reverse DNS gave, for the Received header (%o). */
-enum persona_rdns
-{
-	PERSONA_RDNS_NONE,        /* no name (none, timeout, error, off) */
-	PERSONA_RDNS_UNCONFIRMED, /* a name whose A/AAAA do not match */
-	PERSONA_RDNS_CONFIRMED,   /* forward-confirmed (FCrDNS) */
 };
 
 /* Values for one expansion; NULL strings expand to "". */

@@ -301,7 +301,9 @@ smtp_persona_vars(const struct session *s, struct persona_vars *v,
 	 * is not even a valid host name counts as none */
 	v->client_name = s->rdns;
 	if (s->rdns_confirmed)
-		v->rdns = PERSONA_RDNS_CONFIRMED;
+		v->rdns = s->helo && strcasecmp(s->helo, s->rdns) == 0
+		              ? PERSONA_RDNS_CONFIRMED_HELO
+		              : PERSONA_RDNS_CONFIRMED;
 	else if (s->rdns && rdns_normalize_name(s->rdns, namebuf))
 		v->rdns = PERSONA_RDNS_UNCONFIRMED;
 	else
