@@ -271,8 +271,10 @@ def test_reload_applies_new_nameservers(pg, tmp_path, dns):
         other.a("new.example", "127.0.0.41")
         conf = tmp_path / "ingestd.conf"
         conf.write_text(f"rdns_nameservers = 127.0.0.1:{other.port}\n")
+        # (rdns defaults to on)
         d = rdns_daemon(pg, tmp_path, "rdns_reload", dns, config=str(conf))
-        del d.settings["rdns_nameservers"]  # from the file
+        # from the file (flags would override it)
+        del d.settings["rdns_nameservers"], d.settings["rdns"]
         d.start()
         try:
             converse(d.port, "127.0.0.41")
@@ -291,6 +293,15 @@ def test_reload_applies_new_nameservers(pg, tmp_path, dns):
             assert wait_for(lambda: "event=reload_failed" in d.logtext())
             converse(d.port, "127.0.0.43")
             assert ("43.0.0.127.in-addr.arpa", "PTR") in dns.queries
+            # switched off: no query, NULL columns
+            conf.write_text(f"rdns = off\nrdns_nameservers = 127.0.0.1:{dns.port}\n")
+            n = len(d.logtext().split("event=reloaded")) - 1
+            d.proc.send_signal(signal.SIGHUP)
+            assert wait_for(
+                lambda: len(d.logtext().split("event=reloaded")) - 1 > n)
+            converse(d.port, "127.0.0.44")
+            assert not any(q[0].startswith("44.") for q in dns.queries)
+            assert session_row(pg, d.sensor, "127.0.0.44")[:2] == (None, None)
             assert d.proc.poll() is None
         finally:
             assert d.stop() == 0
