@@ -453,7 +453,17 @@ def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona,
             delivered = delivered.encode()
         first = delivered.split(b"\r\n", 1)[0].decode()
         assert first == RECEIVED_FROM[persona, helo]
+        m = re.match(rb"Received: (.*?)\r\n(?![ \t])", delivered, re.S)
         with pg.connect() as conn:
+            # our own parser reads the name back (a self-check of the form)
+            rdns, ip = conn.execute(
+                "SELECT (p).from_rdns, host((p).from_ip) FROM"
+                " spamlab.parse_received_header(%s) p",
+                (m.group(1).decode(),)).fetchone()
+            assert ip == "127.0.0.1"
+            # (Exchange's "from HELO (IP)" carries no PTR name)
+            if persona != "exchange":
+                assert rdns == "bot-7.pool.example"
             d.wait_rows(conn, 1)
             raw = conn.execute("SELECT raw FROM spamlab.message"
                                " WHERE sensor = %s", (d.sensor,)).fetchone()[0]
