@@ -60,6 +60,9 @@ class Ingestd:
             # the persona's delays cost wall-clock time in every session;
             # tests that measure them switch them on
             "persona_delay": "off",
+            # no DNS server is reachable in CI: a lookup would hold every
+            # banner for rdns_timeout (tests/test_rdns.py runs a fake one)
+            "rdns": "off",
             # 250 replies name the row (queued_id()); production shows the
             # persona's own queue-id format
             "queue_id": "message",

@@ -290,6 +290,14 @@ def test_direct_session_rows_match_staged(pg, sink_db):
         assert sink_db.execute(
             "SELECT count(*) FROM spamlab.smtp_auth WHERE username IS NULL"
         ).fetchone()[0] > 0
+        # the reverse DNS columns (sql/025) are carried by both paths
+        assert sink_db.execute(
+            "SELECT count(*) FILTER (WHERE rdns = 'dsl-1.pool.example'"
+            " AND rdns_status IS NOT NULL) > 0,"
+            " count(*) FILTER (WHERE rdns = 'h\ufffd') > 0,"
+            " count(*) FILTER (WHERE rdns_status = 'confirmed') > 0,"
+            " count(*) FILTER (WHERE rdns IS NULL AND rdns_status IS NULL) > 0"
+            " FROM spamlab.smtp_session").fetchone() == (True,) * 4
         sink_db.execute("TRUNCATE spamlab.smtp_session,"
                         " spamlab.smtp_command, spamlab.smtp_auth")
 

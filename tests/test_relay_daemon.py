@@ -71,7 +71,7 @@ def daemon(pg, tmp_path):
             INGESTD, f"--listen=127.0.0.1:{port}",
             f"--metrics_listen=127.0.0.1:{mport}", f"--spool_dir={spool}",
             f"--pg_dsn={pg.dsn(user='spamlab_ingest')}", "--starttls=off",
-            "--persona_delay=off",
+            "--persona_delay=off", "--rdns=off",
             "--relay.enabled=on", f"--relay.smarthost=127.0.0.1:{sport}",
             "--relay.rule=self: mentions-trap max-rcpt=3",
             "--relay.trap_name=trap.example.test",

@@ -68,6 +68,7 @@ class Daemon:
             "pg_dsn": pg.dsn(user="spamlab_ingest"),
             "hostname": "mx.reload.test",
             "janitor_interval_ms": "100",
+            "rdns": "off",  # no DNS server in CI (test_rdns.py has a fake)
         }
         self.settings.update(settings)
         self.write()

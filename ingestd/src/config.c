@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "persona.h"
+#include "rdns.h"
 
 enum config_type
 {
@@ -81,6 +82,14 @@ static const struct config_key keys[] = {
      "any credentials accepted and recorded)"},
     {"chunking", NUM(CT_BOOL, chunking), "on", 0, 1,
      "advertise and accept CHUNKING (BDAT)"},
+    {"rdns", NUM(CT_BOOL, rdns), "on", 0, 1,
+     "look up the client's reverse DNS (PTR, then A/AAAA to confirm it) "
+     "before the banner, as a real MTA does; stored in smtp_session.rdns"},
+    {"rdns_timeout", NUM(CT_SECONDS, rdns_timeout), "5", 1, 60,
+     "seconds the banner waits for the reverse DNS lookup at most"},
+    {"rdns_nameservers", STR(rdns_nameservers), "", 0, 0,
+     "DNS servers for the lookup, comma-separated ip[:port]; empty means "
+     "/etc/resolv.conf"},
     {"max_message_size", NUM(CT_BYTES, max_message_size), "25M", 1024,
      (int64_t)1 << 31, "largest message accepted (552 beyond it)"},
     {"max_recipients", NUM(CT_INT, max_recipients), "100", 1, 100000,
@@ -372,6 +381,8 @@ config_validate(const struct config *c, char *err, size_t errsz)
 		         c->queue_id);
 		return false;
 	}
+	if (!rdns_nameservers_valid(c->rdns_nameservers, err, errsz))
+		return false;
 	if (!*c->listen && !*c->tls_listen)
 	{
 		snprintf(err, errsz, "listen and tls_listen are both empty");

@@ -30,9 +30,11 @@ struct config
 	char tls_cert[CONFIG_STR_MAX];
 	char tls_key[CONFIG_STR_MAX];
 	char log_level[16];
+	char rdns_nameservers[CONFIG_STR_MAX]; /* "" = /etc/resolv.conf */
 	bool starttls;
 	bool auth;
 	bool chunking;
+	bool rdns; /* look the client up in the DNS before the banner */
 	int64_t max_message_size;
 	int64_t max_recipients;
 	int64_t max_line_length;
@@ -43,6 +45,7 @@ struct config
 	int64_t command_timeout;
 	int64_t data_timeout;
 	int64_t tls_handshake_timeout;
+	int64_t rdns_timeout;
 	int64_t drain_timeout;
 	int64_t inflight_max_bytes;
 	int64_t session_buffer_max;

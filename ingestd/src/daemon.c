@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgsink.h"
+#include "rdns.h"
 #include "relayhook.h"
 #include "session.h"
 #include "spool.h"
@@ -493,6 +494,45 @@ reload_tls(struct config *c)
 	return true;
 }
 
+/*
+ * The reverse DNS resolver for c (NULL when rdns is off); at start a
+ * failure is fatal, on reload the running resolver is kept.  Lookups that
+ * run keep the resolver they started on (rdns_resolver_release()).
+ */
+static bool
+daemon_rdns_apply(struct config *c, bool reload)
+{
+	struct rdns_resolver *r = NULL;
+	char err[512];
+
+	if (reload && c->rdns == g_daemon.cfg.rdns &&
+	    c->rdns_timeout == g_daemon.cfg.rdns_timeout &&
+	    strcmp(c->rdns_nameservers, g_daemon.cfg.rdns_nameservers) == 0)
+		return true;
+	if (c->rdns &&
+	    !(r = rdns_resolver_new(g_daemon.base, c->rdns_nameservers,
+	                            (unsigned)c->rdns_timeout, err, sizeof(err))))
+	{
+		if (!reload)
+			fatal("rdns: %s", err);
+		log_event(LOG_ERROR, NULL, "reload_failed",
+		          "what=rdns error=\"%s\" effect=\"the running resolver "
+		          "stays\"",
+		          err);
+		c->rdns = g_daemon.cfg.rdns;
+		c->rdns_timeout = g_daemon.cfg.rdns_timeout;
+		memcpy(c->rdns_nameservers, g_daemon.cfg.rdns_nameservers,
+		       sizeof(c->rdns_nameservers));
+		return false;
+	}
+	rdns_resolver_release(g_daemon.rdns);
+	g_daemon.rdns = r;
+	log_event(LOG_INFO, NULL, "rdns", "rdns=%s timeout=%lld nameservers=%s",
+	          c->rdns ? "on" : "off", (long long)c->rdns_timeout,
+	          *c->rdns_nameservers ? c->rdns_nameservers : "resolv.conf");
+	return true;
+}
+
 /* Rebind one kind of listener if its list changed; keep the old on error. */
 static void
 reload_listen(const char *key, char *now, const char *running, size_t size,
@@ -554,6 +594,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 	              false);
 	reload_listen("tls_listen", c.tls_listen, g_daemon.cfg.tls_listen,
 	              sizeof(c.tls_listen), true);
+	(void)daemon_rdns_apply(&c, true);
 	g_daemon.cfg = c;
 	if (log_parse_level(c.log_level, &lvl))
 		log_set_level(lvl);
@@ -736,6 +777,7 @@ daemon_main(int argc, char **argv)
 	spool_set_reader(g_daemon.spool, spool_readable, NULL);
 	if (!relay_hook_start(&g_daemon.cfg, err, sizeof(err))) /* issue 6 */
 		fatal("relay: %s", err);
+	(void)daemon_rdns_apply(&g_daemon.cfg, false);
 
 	/* replay: whatever the last run left in the spool goes first */
 	sink_feed();
@@ -759,6 +801,9 @@ daemon_main(int argc, char **argv)
 			break;
 	}
 	relay_hook_stop();
+	/* sessions are gone: their lookups were cancelled, so this frees it */
+	rdns_resolver_release(g_daemon.rdns);
+	g_daemon.rdns = NULL;
 	pgsink_free(g_daemon.sink);
 	spool_close(g_daemon.spool);
 	metrics_stop();

@@ -14,6 +14,7 @@ struct event_base;
 struct spool;
 struct pgsink;
 struct session;
+struct rdns_resolver;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct daemon
@@ -23,6 +24,7 @@ struct daemon
 	struct spool *spool;
 	struct pgsink *sink;
 	SSL_CTX *ssl_ctx;
+	struct rdns_resolver *rdns; /* NULL: rdns = off */
 	char hostname[256];
 	char sensor[256];
 	bool draining;

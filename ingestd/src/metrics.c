@@ -57,6 +57,12 @@ static const struct metric_def counter_defs[M_COUNTER_COUNT] = {
     {"ingestd_disconnects_total", "reason=\"timeout\"", NULL},
     {"ingestd_disconnects_total", "reason=\"error\"", NULL},
     {"ingestd_disconnects_total", "reason=\"shutdown\"", NULL},
+    {"ingestd_rdns_lookups_total", "status=\"confirmed\"",
+     "reverse DNS lookups of clients, by result"},
+    {"ingestd_rdns_lookups_total", "status=\"unconfirmed\"", NULL},
+    {"ingestd_rdns_lookups_total", "status=\"none\"", NULL},
+    {"ingestd_rdns_lookups_total", "status=\"timeout\"", NULL},
+    {"ingestd_rdns_lookups_total", "status=\"error\"", NULL},
 };
 
 static const struct metric_def gauge_defs[G_GAUGE_COUNT] = {

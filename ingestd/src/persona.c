@@ -47,7 +47,7 @@ static const struct persona postfix = {
             [PERSONA_NEED_RCPT] = "503 5.5.1 Error: need RCPT command",
             [PERSONA_TOO_BIG] = "552 5.3.4 Message size exceeds fixed limit",
             [PERSONA_STARTTLS] = "220 2.0.0 Ready to start TLS",
-            [PERSONA_RECEIVED] = "Received: from %c (unknown [%i])%t\n"
+            [PERSONA_RECEIVED] = "Received: %o%t\n"
                                  "\tby %h (Postfix) with %p id %q%F; %e (UTC)",
             [PERSONA_SYNTAX_HELO] = "501 Syntax: %a hostname",
             [PERSONA_SYNTAX_MAIL] = "501 5.5.4 Syntax: MAIL FROM:<address>",
@@ -96,6 +96,11 @@ static const struct persona postfix = {
             [PERSONA_BDAT_OK] = "250 2.0.0 Ok: %a octets",
         },
     .received_for = "\n\tfor <%r>",
+    /* smtpd's "from HELO (NAME [ADDR])": NAME is the verified client name,
+     * "unknown" when the name does not resolve back to the address (its
+     * log then says "connect from unknown[ADDR]") */
+    .received_from = {"from %c (unknown [%i])", "from %c (unknown [%i])",
+                      "from %c (%N [%i])", "from %c (%N [%i])"},
     .received_tls = "\n\t(using %v with cipher %C (%B/%B bits))\n"
                     "\t(No client certificate requested)",
     .qid = PERSONA_QID_POSTFIX,
@@ -134,7 +139,7 @@ static const struct persona exim = {
             [PERSONA_NEED_RCPT] = "503 valid RCPT command must precede DATA",
             [PERSONA_TOO_BIG] = "552 Message size exceeds maximum permitted",
             [PERSONA_STARTTLS] = "220 TLS go ahead",
-            [PERSONA_RECEIVED] = "Received: from [%i] (helo=%c)\n"
+            [PERSONA_RECEIVED] = "Received: %o\n"
                                  "\tby %h with %P %t(Exim 4.96)\n"
                                  "\t(envelope-from <%f>)\n"
                                  "\tid %q%F; %D",
@@ -188,6 +193,12 @@ static const struct persona exim = {
             [PERSONA_BDAT_OK] = "250 %a byte chunk received",
         },
     .received_for = "\n\tfor %r",
+    /* the default received_header_text starts "from $sender_rcvhost":
+     * the verified host name then "([ADDR] helo=HELO)", or without one
+     * "[ADDR] (helo=HELO)"; helo= only when the HELO is not the verified
+     * name.  Exim adds ":port" with port logging: not imitated */
+    .received_from = {"from [%i] (helo=%c)", "from [%i] (helo=%c)",
+                      "from %N ([%i] helo=%c)", "from %N ([%i])"},
     .received_tls = " (%V) tls %C\n\t",
     .qid = PERSONA_QID_EXIM,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {10, 80},
@@ -238,7 +249,7 @@ static const struct persona sendmail = {
             [PERSONA_TOO_BIG] = "552 5.2.3 Message size exceeds maximum value",
             [PERSONA_STARTTLS] = "220 2.0.0 Ready to start TLS",
             [PERSONA_RECEIVED] =
-                "Received: from %c ([%i])\n"
+                "Received: %o\n"
                 "\tby %h (8.17.1.9/8.17.1.9) with %p id %q%t%F; %d",
             [PERSONA_SYNTAX_HELO] = "501 5.0.0 %a requires domain address",
             [PERSONA_SYNTAX_MAIL] = "501 5.5.2 Syntax error in parameters "
@@ -289,6 +300,12 @@ static const struct persona sendmail = {
             [PERSONA_BDAT_OK] = "250 2.0.0 %a bytes received",
         },
     .received_for = "\n\tfor <%r>",
+    /* "from $s ($_)": $_ is the client's name and [address] (no ident
+     * lookup by default), with "(may be forged)" when the name does not
+     * resolve back to the address.  The forged form is written from
+     * sendmail's documented behaviour, not from a captured header */
+    .received_from = {"from %c ([%i])", "from %c (%N [%i] (may be forged))",
+                      "from %c (%N [%i])", "from %c (%N [%i])"},
     .received_tls = "\n\t(version=%v cipher=%C bits=%B verify=NOT)",
     .qid = PERSONA_QID_SENDMAIL,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {20, 150},
@@ -331,7 +348,7 @@ static const struct persona exchange = {
             [PERSONA_TOO_BIG] = "552 5.3.4 Message size exceeds fixed maximum "
                                 "message size",
             [PERSONA_STARTTLS] = "220 2.0.0 SMTP server ready",
-            [PERSONA_RECEIVED] = "Received: from %c (%i) by %h\n"
+            [PERSONA_RECEIVED] = "Received: %o by %h\n"
                                  " (%L) with Microsoft SMTP Server%t\n"
                                  " id 15.2.1258.28 via Frontend Transport; %d",
             [PERSONA_SYNTAX_HELO] = "501 5.5.4 Invalid domain name",
@@ -383,6 +400,9 @@ static const struct persona exchange = {
             [PERSONA_BDAT_OK] = "250 2.6.0 CHUNK received OK, %a octets",
         },
     .received_for = "",
+    /* Exchange names the client by its HELO and address only */
+    .received_from = {"from %c (%i)", "from %c (%i)", "from %c (%i)",
+                      "from %c (%i)"},
     .received_tls = " (version=%W,\n cipher=%C)",
     .qid = PERSONA_QID_EXCHANGE,
     .delay_ms = {[PERSONA_DELAY_BANNER] = {50, 300},
@@ -634,11 +654,20 @@ expand(const struct persona *p, const char *t, const struct persona_vars *v,
 					for (char *c = buf; *c; c++)
 						*c = (char)tolower((unsigned char)*c);
 				break;
+			case 'N':
+				s = v->client_name;
+				break;
 			case 'F':
 			case 't':
-				/* nested: the recipient clause, the TLS clause */
-				s = *t == 'F' ? (v->n_rcpt == 1 ? p->received_for : NULL)
-				              : (v->tls ? p->received_tls : NULL);
+			case 'o':
+				/* nested: the recipient, TLS and client clauses */
+				if (*t == 'o')
+					s = p->received_from[(unsigned)v->rdns < PERSONA_RDNS_N
+					                         ? v->rdns
+					                         : PERSONA_RDNS_NONE];
+				else
+					s = *t == 'F' ? (v->n_rcpt == 1 ? p->received_for : NULL)
+					              : (v->tls ? p->received_tls : NULL);
 				if (s && depth == 0 &&
 				    !expand(p, s, v, out, outlen, o, depth + 1))
 					return false;

@@ -23,6 +23,9 @@
  *   %P  the same in lower case (Exim)
  *   %F  the persona's received_for text when there is one recipient
  *   %t  the persona's received_tls text when the session used TLS
+ *   %N  the client's reverse DNS name (PTR), "" when there is none
+ *   %o  the persona's received_from clause for what the client's reverse
+ *       DNS gave: none, a name that is not confirmed, a confirmed name
  *   %v  the TLS version ("TLSv1.3")  %V  the same as "TLS1_3" (Exchange)
  *   %C  the TLS cipher               %B  the cipher's bits ("256")
  *   %%  a percent sign
@@ -127,6 +130,16 @@ enum persona_qid
 	PERSONA_QID_EXCHANGE, /* a 12-digit InternalId */
 };
 
+/* What the client's reverse DNS gave, for the Received header (%o). */
+enum persona_rdns
+{
+	PERSONA_RDNS_NONE,           /* no name (none, timeout, error, off) */
+	PERSONA_RDNS_UNCONFIRMED,    /* a name whose A/AAAA do not match */
+	PERSONA_RDNS_CONFIRMED,      /* forward-confirmed (FCrDNS) */
+	PERSONA_RDNS_CONFIRMED_HELO, /* confirmed, and the HELO is that name */
+	PERSONA_RDNS_N
+};
+
 struct persona
 {
 	const char *name;
@@ -138,6 +151,9 @@ struct persona
 	const char *reply[PERSONA_N_REPLIES];
 	const char *received_for; /* %F */
 	const char *received_tls; /* %t */
+	/* %o: the "from" clause of the Received header, by the client's
+	 * reverse DNS (enum persona_rdns) */
+	const char *received_from[PERSONA_RDNS_N];
 	enum persona_qid qid;
 	unsigned delay_ms[PERSONA_N_DELAYS][2]; /* random in [min, max] */
 };
@@ -147,11 +163,13 @@ struct persona_vars
 {
 	const char *host, *client_helo, *client_ip, *arg, *queue_id, *message_id;
 	const char *mail_from, *rcpt;
-	const char *banner;   /* %b */
-	const char *local_ip; /* %L */
-	const char *tls;      /* "TLSv1.3 TLS_AES_256_GCM_SHA384", NULL: none */
-	bool esmtp, auth;     /* for %p */
-	size_t n_rcpt;        /* for %F */
+	const char *banner;      /* %b */
+	const char *local_ip;    /* %L */
+	const char *tls;         /* "TLSv1.3 TLS_AES_256_GCM_SHA384", NULL: none */
+	const char *client_name; /* %N: the PTR name, or NULL */
+	enum persona_rdns rdns;  /* which received_from clause %o takes */
+	bool esmtp, auth;        /* for %p */
+	size_t n_rcpt;           /* for %F */
 	time_t now;
 	size_t max_size; /* for "SIZE %s" */
 };

@@ -717,7 +717,8 @@ static const char setup_sql[] =
     " peer_ip inet, peer_port int, helo text, tls text,"
     " disconnect_reason text, cmd_at bigint[], cmd_text text[],"
     " cmd_reply int[], auth_at bigint[], auth_mech text[],"
-    " auth_user text[], auth_pass text[], auth_reply int[])"
+    " auth_user text[], auth_pass text[], auth_reply int[], rdns text,"
+    " rdns_status text)"
     " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS ingest_stage_relay ("
     " message_id uuid, received_at timestamptz, decided_at timestamptz,"
@@ -747,8 +748,8 @@ static const char direct_copy_sql[] =
 
 static const char direct_session_sql[] =
     "COPY spamlab.smtp_session (id, sensor, started_at, ended_at, peer_ip,"
-    " peer_port, helo, tls, disconnect_reason, n_commands, n_auth)"
-    " FROM STDIN (FORMAT binary)";
+    " peer_port, helo, tls, disconnect_reason, n_commands, n_auth, rdns,"
+    " rdns_status) FROM STDIN (FORMAT binary)";
 
 static const char direct_command_sql[] =
     "COPY spamlab.smtp_command (session_id, n, at, command, reply_code)"
@@ -760,10 +761,11 @@ static const char direct_auth_sql[] =
 
 static const char insert_session_sql[] =
     "INSERT INTO spamlab.smtp_session (id, sensor, started_at, ended_at,"
-    " peer_ip, peer_port, helo, tls, disconnect_reason, n_commands, n_auth)"
+    " peer_ip, peer_port, helo, tls, disconnect_reason, n_commands, n_auth,"
+    " rdns, rdns_status)"
     " SELECT id, sensor, started_at, ended_at, peer_ip, peer_port, helo, tls,"
-    " disconnect_reason, cardinality(cmd_text), cardinality(auth_mech)"
-    " FROM pg_temp.ingest_stage_session ON CONFLICT DO NOTHING;"
+    " disconnect_reason, cardinality(cmd_text), cardinality(auth_mech), rdns,"
+    " rdns_status FROM pg_temp.ingest_stage_session ON CONFLICT DO NOTHING;"
     "INSERT INTO spamlab.smtp_command (session_id, n, at, command,"
     " reply_code)"
     " SELECT s.id, c.n, s.started_at + c.at * interval '1 microsecond',"

@@ -133,6 +133,14 @@ put_session_head(struct copybuf *b, const struct session_record *s)
 	copybin_cstr(b, s->disconnect_reason);
 }
 
+/* The fields both session tuples end with (sql/025_session_rdns.sql). */
+static void
+put_session_tail(struct copybuf *b, const struct session_record *s)
+{
+	copybin_cstr(b, s->rdns);
+	copybin_cstr(b, s->rdns_status);
+}
+
 bool
 record_encode_session(struct copybuf *b, const struct session_record *s)
 {
@@ -181,6 +189,7 @@ record_encode_session(struct copybuf *b, const struct session_record *s)
 	for (size_t i = 0; i < na; i++)
 		copybin_int4(b, reply_or_zero(a[i].reply_code));
 	copybin_field_end(b, mark);
+	put_session_tail(b, s);
 	return !b->oom;
 }
 
@@ -210,6 +219,7 @@ record_encode_session_direct(struct copybuf *b, const struct session_record *s,
 	put_session_head(b, s);
 	copybin_int4(b, (int32_t)nc);
 	copybin_int4(b, (int32_t)na);
+	put_session_tail(b, s);
 
 	*cmd_off = b->len;
 	for (size_t i = 0; i < nc; i++)

@@ -90,6 +90,8 @@ struct session_record
 	const char *helo;    /* last HELO/EHLO argument, or NULL */
 	const char *tls;     /* negotiated TLS version and cipher, or NULL */
 	const char *disconnect_reason; /* "quit", "timeout", "eof", ... */
+	const char *rdns;              /* the client's PTR name, or NULL */
+	const char *rdns_status; /* "confirmed", ... (rdns.h), NULL: no lookup */
 	const struct session_command *commands;
 	size_t n_commands;
 	const struct session_auth *auths;
@@ -110,10 +112,12 @@ struct copybuf;
 /*
  * Columns of the sink's staging tables, in COPY order.  A message tuple is
  * spamlab.message's columns (id ... session_id, 16) then auth_password, so
- * dropping the last field gives a row for a direct COPY.
+ * dropping the last field gives a row for a direct COPY.  A session tuple
+ * ends with rdns and rdns_status (sql/025_session_rdns.sql): columns are
+ * only ever appended.
  */
 #define RECORD_MESSAGE_FIELDS 17
-#define RECORD_SESSION_FIELDS 17
+#define RECORD_SESSION_FIELDS 19
 
 /*
  * Append one binary COPY tuple for the staging table (pgsink.c has the
@@ -133,7 +137,7 @@ bool record_encode_session(struct copybuf *b, const struct session_record *s)
  * one spamlab.smtp_auth tuple per AUTH attempt.  The values are those the
  * staged INSERT ... SELECT derives from record_encode_session()'s arrays.
  */
-#define RECORD_SESSION_DIRECT_FIELDS 11
+#define RECORD_SESSION_DIRECT_FIELDS 13
 #define RECORD_COMMAND_FIELDS        5
 #define RECORD_AUTH_FIELDS           7
 bool record_encode_session_direct(struct copybuf *b,

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "rdns.h"
 #include "smtp.h"
 #include "spool.h"
 #include "spoolrec.h"
@@ -323,12 +324,15 @@ session_reply_raw(struct session *s, int code, const char *text)
 
 static void session_finish_close(struct session *s);
 
-/* The persona's delay is over: send what waited, read on. */
+/*
+ * Nothing holds the replies any more (the persona's delay is over and the
+ * reverse DNS lookup is done): send what waited, read on.
+ */
 static void
-session_delay_cb(evutil_socket_t fd, short what, void *arg)
+session_release_held(struct session *s)
 {
-	struct session *s = arg;
-
+	if (s->delay_timer || s->rdns_wait || !s->delaying)
+		return;
 	s->delaying = false;
 	if (s->conn_dead)
 		evbuffer_drain(s->held_out, evbuffer_get_length(s->held_out));
@@ -346,12 +350,21 @@ session_delay_cb(evutil_socket_t fd, short what, void *arg)
 	event_active(s->resume_ev, 0, 0);
 }
 
+static void
+session_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	s->delay_timer = false;
+	session_release_held(s);
+}
+
 void
 session_delay(struct session *s, unsigned ms)
 {
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
-	if (ms == 0 || s->delaying || s->conn_dead)
+	if (ms == 0 || s->delay_timer || s->conn_dead)
 		return;
 	if (!s->delay_ev &&
 	    !(s->delay_ev = evtimer_new(g_daemon.base, session_delay_cb, s)))
@@ -359,7 +372,76 @@ session_delay(struct session *s, unsigned ms)
 	if (!s->held_out && !(s->held_out = evbuffer_new()))
 		return;
 	if (evtimer_add(s->delay_ev, &tv) == 0)
-		s->delaying = true;
+		s->delay_timer = s->delaying = true;
+}
+
+/* ---- reverse DNS ---- */
+
+static const enum metric_counter rdns_metric[RDNS_N_STATUS] = {
+    M_RDNS_CONFIRMED, M_RDNS_UNCONFIRMED, M_RDNS_NONE,
+    M_RDNS_TIMEOUT,   M_RDNS_ERROR,
+};
+
+/* Record a finished lookup: the session, a log line, a counter. */
+static void
+session_rdns_note(struct session *s, enum rdns_status st, const char *name)
+{
+	char q[RDNS_NAME_MAX * 4];
+
+	s->rdns_status = rdns_status_name(st);
+	s->rdns_confirmed = st == RDNS_CONFIRMED && name;
+	free(s->rdns);
+	s->rdns = name ? strdup(name) : NULL;
+	METRIC_INC(rdns_metric[(unsigned)st < RDNS_N_STATUS ? st : RDNS_ERROR]);
+	log_event(LOG_INFO, s->sid, "rdns",
+	          "peer=%s status=%s name=%s duration_ms=%lld", s->peer_ip,
+	          s->rdns_status,
+	          name ? log_quote(q, sizeof(q), name, strlen(name)) : "-",
+	          (long long)((session_wall_us() - s->started_at) / 1000));
+}
+
+static void
+session_rdns_cb(void *arg, enum rdns_status st, const char *name)
+{
+	struct session *s = arg;
+
+	s->rdns_q = NULL;
+	s->rdns_wait = false;
+	session_rdns_note(s, st, name);
+	session_release_held(s);
+}
+
+/*
+ * Look the client up before the banner (the replies wait in held_out like
+ * behind a persona delay, and run in parallel with the banner delay).
+ */
+static void
+session_rdns_start(struct session *s, const struct sockaddr *sa)
+{
+	if (!s->held_out && !(s->held_out = evbuffer_new()))
+	{
+		session_rdns_note(s, RDNS_ERROR, NULL);
+		return;
+	}
+	s->rdns_q = rdns_lookup_start(g_daemon.rdns, sa, session_rdns_cb, s);
+	if (!s->rdns_q)
+	{
+		session_rdns_note(s, RDNS_ERROR, NULL);
+		return;
+	}
+	s->rdns_wait = s->delaying = true;
+}
+
+/* The client left during the lookup: abandon it (status stays NULL). */
+static void
+session_rdns_abandon(struct session *s)
+{
+	if (!s->rdns_q)
+		return;
+	rdns_lookup_cancel(s->rdns_q);
+	s->rdns_q = NULL;
+	s->rdns_wait = false;
+	log_event(LOG_INFO, s->sid, "rdns", "peer=%s status=abandoned", s->peer_ip);
 }
 
 /* ---- state ---- */
@@ -749,8 +831,18 @@ session_finish_close(struct session *s)
 {
 	static const struct timeval retry = {0, 20000};
 
+	if (s->conn_dead && s->rdns_wait)
+	{
+		/* nobody will read the banner: do not wait for the lookup */
+		session_rdns_abandon(s);
+		if (!s->delay_timer)
+		{
+			s->delaying = false;
+			evbuffer_drain(s->held_out, evbuffer_get_length(s->held_out));
+		}
+	}
 	if (s->spool_wait || s->delaying)
-		return; /* the spool callback or the delay timer comes back */
+		return; /* the spool callback, delay timer or lookup comes back */
 	if (s->conn_dead || session_output_pending(s) == 0)
 	{
 		session_free(s);
@@ -1033,7 +1125,9 @@ session_start(evutil_socket_t fd, const struct sockaddr *sa, int salen,
 		session_enter_state(s, SESSION_STATE_TLS_HANDSHAKE);
 		bufferevent_enable(s->bev, EV_READ);
 	}
-	else
+	if (g_daemon.rdns)
+		session_rdns_start(s, sa);
+	if (!implicit_tls)
 		smtp_greet(s);
 	return true;
 fail:
@@ -1095,6 +1189,8 @@ session_write_record(struct session *s)
 	r.helo = s->helo;
 	r.tls = s->tls_desc;
 	r.disconnect_reason = s->reason ? s->reason : "unknown";
+	r.rdns = s->rdns;
+	r.rdns_status = s->rdns_status;
 	r.commands = s->cmds;
 	r.n_commands = s->n_cmds;
 	r.auths = s->auths;
@@ -1150,6 +1246,9 @@ session_free(struct session *s)
 	g_daemon.n_sessions--;
 	GAUGE_SET(G_SESSIONS_ACTIVE, g_daemon.n_sessions);
 	peer_put(s->peer);
+	if (s->rdns_q)
+		rdns_lookup_cancel(s->rdns_q);
+	free(s->rdns);
 	bufferevent_free(s->bev);
 	event_free(s->resume_ev);
 	if (s->delay_ev)

@@ -51,6 +51,7 @@ enum auth_step
 #define SESSION_RECORD_AUTHS_MAX    50
 
 struct peer_count;
+struct rdns_lookup;
 
 struct session
 {
@@ -98,8 +99,16 @@ struct session
 	/* the persona's delays: replies wait in held_out until delay_ev */
 	struct event *delay_ev;
 	struct evbuffer *held_out;
-	bool delaying;  /* no command is read meanwhile (replies stay in order) */
-	bool pipelined; /* more input follows the command being handled */
+	bool delaying;    /* no command is read meanwhile (replies stay in order) */
+	bool delay_timer; /* delay_ev runs (delaying may also be rdns_wait) */
+	bool pipelined;   /* more input follows the command being handled */
+
+	/* reverse DNS (rdns.c): replies are held (delaying) until it is done */
+	struct rdns_lookup *rdns_q;
+	bool rdns_wait;          /* the lookup runs */
+	bool rdns_confirmed;     /* rdns is forward-confirmed */
+	char *rdns;              /* the PTR name, or NULL */
+	const char *rdns_status; /* rdns_status_name(), NULL: not looked up */
 
 	/* AUTH */
 	enum auth_step auth_step;

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "ntlm.h"
 #include "persona.h"
+#include "rdns.h"
 #include "relayhook.h"
 #include "session.h"
 #include "spool.h"
@@ -85,6 +86,8 @@ static void
 smtp_persona_vars(const struct session *s, struct persona_vars *v,
                   const char *arg, char *helo, char *argbuf, size_t buflen)
 {
+	char namebuf[RDNS_NAME_MAX];
+
 	memset(v, 0, sizeof(*v));
 	v->host = smtp_hostname();
 	v->client_helo = smtp_reply_safe(s->helo, helo, buflen);
@@ -95,6 +98,17 @@ smtp_persona_vars(const struct session *s, struct persona_vars *v,
 	v->n_rcpt = s->n_rcpt;
 	v->banner = g_daemon.cfg.banner;
 	v->tls = s->tls_desc;
+	/* the client's name as the MTA would write it (%N, %o): a name that
+	 * is not even a valid host name counts as none */
+	v->client_name = s->rdns;
+	if (s->rdns_confirmed)
+		v->rdns = s->helo && strcasecmp(s->helo, s->rdns) == 0
+		              ? PERSONA_RDNS_CONFIRMED_HELO
+		              : PERSONA_RDNS_CONFIRMED;
+	else if (s->rdns && rdns_normalize_name(s->rdns, namebuf))
+		v->rdns = PERSONA_RDNS_UNCONFIRMED;
+	else
+		v->rdns = PERSONA_RDNS_NONE;
 	v->esmtp = s->esmtp;
 	v->auth = s->auth_user != NULL;
 	v->now = time(NULL);

@@ -45,7 +45,10 @@ enum
 	T_DELIVERED_AT,
 	T_STATUS, /* u8 enum relay_status */
 	T_RUN,    /* u64 */
-	T_LAST = T_RUN,
+	/* sessions, since sql/025: absent in older spools (NULL) */
+	T_RDNS,
+	T_RDNS_STATUS,
+	T_LAST = T_RDNS_STATUS,
 };
 
 static bool
@@ -141,7 +144,9 @@ spoolrec_encode_session(struct evbuffer *out, const struct session_record *s)
 	    !put_str(out, T_PEER_IP, s->peer_ip) ||
 	    !put_field(out, T_PEER_PORT, &port, 4) ||
 	    !put_str(out, T_HELO, s->helo) || !put_str(out, T_TLS, s->tls) ||
-	    !put_str(out, T_REASON, s->disconnect_reason))
+	    !put_str(out, T_REASON, s->disconnect_reason) ||
+	    !put_str(out, T_RDNS, s->rdns) ||
+	    !put_str(out, T_RDNS_STATUS, s->rdns_status))
 		return false;
 	for (size_t i = 0; i < s->n_commands; i++)
 	{
@@ -444,6 +449,12 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 						break;
 					case T_REASON:
 						s->disconnect_reason = str;
+						break;
+					case T_RDNS:
+						s->rdns = str;
+						break;
+					case T_RDNS_STATUS:
+						s->rdns_status = str;
 						break;
 				}
 				break;

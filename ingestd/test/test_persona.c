@@ -257,6 +257,73 @@ check_persona(const struct persona *p)
 	CHECK_MSG(checked >= 70, "%s: only %d lines checked", p->name, checked);
 }
 
+/*
+ * The first line of the Received header for each state of the client's
+ * reverse DNS (%o, %N): what each MTA writes (persona.c says where each
+ * form comes from).
+ */
+static void
+test_persona_received_from(void)
+{
+	static const struct
+	{
+		const char *persona;
+		enum persona_rdns rdns;
+		const char *want;
+	} cases[] = {
+	    {"postfix", PERSONA_RDNS_NONE,
+	     "Received: from bot.test (unknown [192.0.2.7])"},
+	    {"postfix", PERSONA_RDNS_UNCONFIRMED,
+	     "Received: from bot.test (unknown [192.0.2.7])"},
+	    {"postfix", PERSONA_RDNS_CONFIRMED,
+	     "Received: from bot.test (dsl-7.pool.test [192.0.2.7])"},
+	    {"exim", PERSONA_RDNS_NONE,
+	     "Received: from [192.0.2.7] (helo=bot.test)"},
+	    {"exim", PERSONA_RDNS_UNCONFIRMED,
+	     "Received: from [192.0.2.7] (helo=bot.test)"},
+	    {"exim", PERSONA_RDNS_CONFIRMED,
+	     "Received: from dsl-7.pool.test ([192.0.2.7] helo=bot.test)"},
+	    {"exim", PERSONA_RDNS_CONFIRMED_HELO,
+	     "Received: from dsl-7.pool.test ([192.0.2.7])"},
+	    {"postfix", PERSONA_RDNS_CONFIRMED_HELO,
+	     "Received: from bot.test (dsl-7.pool.test [192.0.2.7])"},
+	    {"sendmail", PERSONA_RDNS_CONFIRMED_HELO,
+	     "Received: from bot.test (dsl-7.pool.test [192.0.2.7])"},
+	    {"sendmail", PERSONA_RDNS_NONE,
+	     "Received: from bot.test ([192.0.2.7])"},
+	    {"sendmail", PERSONA_RDNS_UNCONFIRMED,
+	     "Received: from bot.test (dsl-7.pool.test [192.0.2.7] (may be "
+	     "forged))"},
+	    {"sendmail", PERSONA_RDNS_CONFIRMED,
+	     "Received: from bot.test (dsl-7.pool.test [192.0.2.7])"},
+	    {"exchange", PERSONA_RDNS_NONE,
+	     "Received: from bot.test (192.0.2.7) by h.test"},
+	    {"exchange", PERSONA_RDNS_CONFIRMED,
+	     "Received: from bot.test (192.0.2.7) by h.test"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		struct persona_vars v = {.host = "h.test",
+		                         .client_helo = "bot.test",
+		                         .client_ip = "192.0.2.7",
+		                         .local_ip = "198.51.100.25",
+		                         .queue_id = "Q1",
+		                         .now = 1780000000};
+		char buf[2048], *nl;
+
+		v.rdns = cases[i].rdns;
+		v.client_name =
+		    cases[i].rdns == PERSONA_RDNS_NONE ? NULL : "dsl-7.pool.test";
+		CHECK(persona_format(persona_find(cases[i].persona), PERSONA_RECEIVED,
+		                     &v, buf, sizeof(buf)) > 0);
+		if ((nl = strchr(buf, '\n')))
+			*nl = '\0';
+		CHECK_MSG(strcmp(buf, cases[i].want) == 0, "%s rdns=%d: \"%s\"",
+		          cases[i].persona, (int)cases[i].rdns, buf);
+	}
+}
+
 void
 test_persona(void)
 {
@@ -324,4 +391,5 @@ test_persona(void)
 		CHECK(!persona_delay_parse("", &x));
 		CHECK(!persona_delay_parse("1x", &x));
 	}
+	test_persona_received_from();
 }

@@ -54,5 +54,6 @@ void test_relayctl(void);
 void test_persona(void);
 void test_imapurl(void);
 void test_ntlm(void);
+void test_rdns(void);
 
 #endif /* SPAMLAB_UNIT_H */

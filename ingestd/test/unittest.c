@@ -34,6 +34,7 @@ static const struct
     {"persona", test_persona},
     {"imapurl", test_imapurl},
     {"ntlm", test_ntlm},
+    {"rdns", test_rdns},
 };
 
 int

@@ -78,6 +78,12 @@ varied_session(struct session_record *sr, long i)
 	sr->tls = i % 2 ? "TLSv1.3 TLS_AES_256_GCM_SHA384" : NULL;
 	sr->disconnect_reason = reasons[i % 4];
 	sr->sensor = i % 6 == 0 ? NULL : "drive";
+	/* sql/025: a name with or without confirmation, or none at all */
+	sr->rdns = i % 3 == 0 ? NULL : i % 3 == 1 ? "dsl-1.pool.example" : "h\xe9";
+	sr->rdns_status = i % 5 == 0   ? NULL
+	                  : i % 3 == 0 ? "none"
+	                  : i % 2      ? "confirmed"
+	                               : "unconfirmed";
 }
 
 static bool
