@@ -12,7 +12,7 @@ import re
 import pytest
 
 from ingestd_helpers import INGESTD, Client, Ingestd, wait_for
-from test_relay import Sink, start_server
+from test_relay import Sink, self_probe_relay, start_server
 
 pytestmark = pytest.mark.skipif(not INGESTD.exists(), reason="ingestd not built")
 
@@ -49,12 +49,7 @@ def test_relayed_copy_has_the_personas_received_header(pg, tmp_path, name):
     sink = Sink()
     ctl, sport = start_server(sink)
     d = Ingestd(pg, tmp_path, f"persona_relay_{name}", persona=name,
-                starttls="off", queue_id="persona", **{
-                    "relay.enabled": "on",
-                    "relay.smarthost": f"127.0.0.1:{sport}",
-                    "relay.rule": "self: mentions-trap max-rcpt=3",
-                    "relay.trap_name": "trap.example.test",
-                    "relay.max_attempts": "1"})
+                starttls="off", queue_id="persona", **self_probe_relay(sport))
     # a message whose bytes a careless copy would change: a leading dot,
     # a long line, no Date, a bare header block
     sent = (b"From: <probe@spam.test>\r\nTo: <box@probe.test>\r\n"

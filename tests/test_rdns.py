@@ -420,19 +420,14 @@ def test_relayed_received_header_names_the_client(pg, tmp_path, dns, persona,
     """A confirmed client's name appears where the persona's MTA writes it
     (test_persona_relay.py checks the rest of the header, without a name);
     the stored message stays what the client sent."""
-    from test_relay import Sink, start_server
+    from test_relay import Sink, self_probe_relay, start_server
     dns.clear()
     dns.ptr("127.0.0.1", "BOT-7.pool.example.")
     dns.a("bot-7.pool.example", "127.0.0.1")
     sink = Sink()
     ctl, sport = start_server(sink)
     d = rdns_daemon(pg, tmp_path, f"rdns_received_{persona}_{len(helo)}", dns,
-                    persona=persona, **{
-                        "relay.enabled": "on",
-                        "relay.smarthost": f"127.0.0.1:{sport}",
-                        "relay.rule": "self: mentions-trap max-rcpt=3",
-                        "relay.trap_name": "trap.example.test",
-                        "relay.max_attempts": "1"})
+                    persona=persona, **self_probe_relay(sport))
     sent = (b"From: <probe@spam.test>\r\nTo: <box@probe.test>\r\n"
             b"Subject: relay check via trap.example.test\r\n\r\nbody\r\n")
     d.start()

@@ -90,6 +90,17 @@ def tls_context(tmp_path_factory):
     return ctx
 
 
+def self_probe_relay(smarthost_port, **more):
+    """Ingestd settings relaying self-test probes (messages that mention
+    trap.example.test, to at most 3 recipients) to a smarthost on
+    127.0.0.1, once each unless more says otherwise."""
+    return {"relay.enabled": "on",
+            "relay.smarthost": f"127.0.0.1:{smarthost_port}",
+            "relay.rule": "self: mentions-trap max-rcpt=3",
+            "relay.trap_name": "trap.example.test",
+            "relay.max_attempts": 1, **more}
+
+
 def start_server(handler, tls_context=None):
     port = free_port()
     kw = {"hostname": "127.0.0.1", "port": port}

@@ -20,7 +20,7 @@ import uuid
 import zlib
 
 from ingestd_helpers import Ingestd, sensor_name
-from test_relay import Sink, start_server
+from test_relay import Sink, self_probe_relay, start_server
 
 CAP = 12  # relay.max_per_day (and per peer and domain)
 
@@ -78,14 +78,9 @@ def test_kill9_during_probe_relaying(pg, tmp_path, request):
     sink = SlowSink(delay=1.5)
     ctl, sport = start_server(sink)
     sensor = sensor_name(request)
-    d = Ingestd(pg, tmp_path, sensor, starttls="off", **{
-        "relay.enabled": "on",
-        "relay.smarthost": f"127.0.0.1:{sport}",
-        "relay.rule": "self: mentions-trap max-rcpt=3",
-        "relay.trap_name": "trap.example.test",
-        "relay.max_per_day": CAP, "relay.max_per_peer": CAP,
-        "relay.max_per_domain": CAP, "relay.max_attempts": 1,
-    })
+    d = Ingestd(pg, tmp_path, sensor, starttls="off", **self_probe_relay(
+        sport, **{"relay.max_per_day": CAP, "relay.max_per_peer": CAP,
+                  "relay.max_per_domain": CAP}))
     acked = []
     rnd = random.Random(6)
     try:
@@ -302,13 +297,8 @@ def test_row_versions_reach_the_table(pg, tmp_path, request):
     sink = Sink(rcpt_replies=["451 4.7.1 try later"])
     ctl, sport = start_server(sink)
     sensor = sensor_name(request)
-    d = Ingestd(pg, tmp_path, sensor, starttls="off", **{
-        "relay.enabled": "on",
-        "relay.smarthost": f"127.0.0.1:{sport}",
-        "relay.rule": "self: mentions-trap max-rcpt=3",
-        "relay.trap_name": "trap.example.test",
-        "relay.max_attempts": 2, "relay.backoff_ms": 3000,
-    })
+    d = Ingestd(pg, tmp_path, sensor, starttls="off", **self_probe_relay(
+        sport, **{"relay.max_attempts": 2, "relay.backoff_ms": 3000}))
 
     def row():
         with pg.connect() as c:
