@@ -93,12 +93,13 @@ def parse_challenge(text):
     return flags, m[24:32], name, info
 
 
-def auth_rows(db, d, helo, n):
+def auth_rows(db, d, helo, n, workstation=False):
     """The smtp_auth rows of the sensor's sessions with this HELO, in order,
-    once there are n."""
+    once there are n (with the workstation last if asked)."""
     def rows():
         r = db.execute(
             "SELECT a.mechanism, a.username, a.password, a.reply_code"
+            + (", a.workstation" if workstation else "") +
             " FROM spamlab.smtp_auth a JOIN spamlab.smtp_session s"
             " ON s.id = a.session_id WHERE s.sensor = %s AND s.helo = %s"
             " ORDER BY a.at, a.n", (d.sensor, helo)).fetchall()
@@ -178,14 +179,16 @@ def test_challenge_names_the_host_like_windows(exchange, db):
     c.cmd("QUIT")
     c.close()
 
-    [(m1, u1, l1, c1)] = auth_rows(db, exchange, "bot.example", 1)
-    [(m2, u2, l2, c2)] = auth_rows(db, exchange, "old.example", 1)
+    [(m1, u1, l1, c1, w1)] = auth_rows(db, exchange, "bot.example", 1, True)
+    [(m2, u2, l2, c2, w2)] = auth_rows(db, exchange, "old.example", 1, True)
+    # the workstation, a bot's fingerprint, is kept with the account
+    assert (w1, w2) == ("KALI", "WIN-7")
     assert (m1, u1, c1) == ("NTLM", "WORKGROUP\\bob", 235)
     assert l1.split(":")[:3] == ["bob", "", "WORKGROUP"]
     assert bytes.fromhex(l1.split(":")[4]) == proof
     assert (m2, u2, c2) == ("NTLM", "Andr\xe9", 235)
     assert l2 == f"Andr\xe9:::{lm.hex()}:{nt.hex()}:{chal.hex()}"
-    # the workstation, a bot's fingerprint, is in the log
+    # and logged
     assert wait_for(lambda: 'workstation="KALI"' in exchange.logtext())
     assert 'workstation="WIN-7"' in exchange.logtext()
 

@@ -718,7 +718,7 @@ static const char setup_sql[] =
     " disconnect_reason text, cmd_at bigint[], cmd_text text[],"
     " cmd_reply int[], auth_at bigint[], auth_mech text[],"
     " auth_user text[], auth_pass text[], auth_reply int[], rdns text,"
-    " rdns_status text)"
+    " rdns_status text, auth_ws text[])"
     " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS ingest_stage_relay ("
     " message_id uuid, received_at timestamptz, decided_at timestamptz,"
@@ -757,7 +757,7 @@ static const char direct_command_sql[] =
 
 static const char direct_auth_sql[] =
     "COPY spamlab.smtp_auth (session_id, n, at, mechanism, username,"
-    " password, reply_code) FROM STDIN (FORMAT binary)";
+    " password, reply_code, workstation) FROM STDIN (FORMAT binary)";
 
 static const char insert_session_sql[] =
     "INSERT INTO spamlab.smtp_session (id, sensor, started_at, ended_at,"
@@ -773,11 +773,12 @@ static const char insert_session_sql[] =
     " unnest(s.cmd_at, s.cmd_text, s.cmd_reply) WITH ORDINALITY"
     " AS c(at, t, r, n) ON CONFLICT DO NOTHING;"
     "INSERT INTO spamlab.smtp_auth (session_id, n, at, mechanism, username,"
-    " password, reply_code)"
+    " password, reply_code, workstation)"
     " SELECT s.id, a.n, s.started_at + a.at * interval '1 microsecond',"
-    " a.m, a.u, a.p, nullif(a.r, 0) FROM pg_temp.ingest_stage_session s,"
-    " unnest(s.auth_at, s.auth_mech, s.auth_user, s.auth_pass, s.auth_reply)"
-    " WITH ORDINALITY AS a(at, m, u, p, r, n) ON CONFLICT DO NOTHING;";
+    " a.m, a.u, a.p, nullif(a.r, 0), a.w FROM pg_temp.ingest_stage_session s,"
+    " unnest(s.auth_at, s.auth_mech, s.auth_user, s.auth_pass, s.auth_reply,"
+    " s.auth_ws) WITH ORDINALITY AS a(at, m, u, p, r, w, n)"
+    " ON CONFLICT DO NOTHING;";
 
 /*
  * Relay rows come in versions (sending, interrupted, final; see

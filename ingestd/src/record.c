@@ -190,6 +190,8 @@ record_encode_session(struct copybuf *b, const struct session_record *s)
 		copybin_int4(b, reply_or_zero(a[i].reply_code));
 	copybin_field_end(b, mark);
 	put_session_tail(b, s);
+	put_text_array(b, a, sizeof(*a), offsetof(struct session_auth, workstation),
+	               na);
 	return !b->oom;
 }
 
@@ -246,6 +248,7 @@ record_encode_session_direct(struct copybuf *b, const struct session_record *s,
 		copybin_cstr(b, a[i].username);
 		copybin_cstr(b, a[i].password);
 		put_reply(b, a[i].reply_code);
+		copybin_cstr(b, a[i].workstation);
 	}
 	return !b->oom;
 }

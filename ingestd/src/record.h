@@ -71,11 +71,13 @@ struct session_command
 /* One AUTH attempt (PLAIN, LOGIN, ...). */
 struct session_auth
 {
-	int64_t at;            /* microseconds since the session started */
-	const char *mechanism; /* "PLAIN", "LOGIN", ... */
-	const char *username;  /* decoded, or NULL */
-	const char *password;  /* decoded, or NULL */
-	int reply_code;        /* what we answered (235, 535, ...) */
+	int64_t at;              /* microseconds since the session started */
+	const char *mechanism;   /* "PLAIN", "LOGIN", ... */
+	const char *username;    /* decoded, or NULL */
+	const char *password;    /* decoded, or NULL */
+	int reply_code;          /* what we answered (235, 535, ...) */
+	const char *workstation; /* the client's machine name where the
+	                            mechanism sends one (NTLM), or NULL */
 };
 
 /* A finished SMTP session for spamlab.smtp_session (+ children). */
@@ -113,11 +115,13 @@ struct copybuf;
  * Columns of the sink's staging tables, in COPY order.  A message tuple is
  * spamlab.message's columns (id ... session_id, 16) then auth_password, so
  * dropping the last field gives a row for a direct COPY.  A session tuple
- * ends with rdns and rdns_status (sql/025_session_rdns.sql): columns are
- * only ever appended.
+ * ends with rdns and rdns_status (sql/025_session_rdns.sql), then
+ * auth_workstation (sql/026_auth_workstation.sql): columns are only ever
+ * appended.
  */
 #define RECORD_MESSAGE_FIELDS 17
-#define RECORD_SESSION_FIELDS 19
+#define RECORD_SESSION_FIELDS 20
+#define RECORD_SESSION_RDNS   17 /* rdns's field; rdns_status follows */
 
 /*
  * Append one binary COPY tuple for the staging table (pgsink.c has the
@@ -139,7 +143,7 @@ bool record_encode_session(struct copybuf *b, const struct session_record *s)
  */
 #define RECORD_SESSION_DIRECT_FIELDS 13
 #define RECORD_COMMAND_FIELDS        5
-#define RECORD_AUTH_FIELDS           7
+#define RECORD_AUTH_FIELDS           8
 bool record_encode_session_direct(struct copybuf *b,
                                   const struct session_record *s,
                                   size_t *cmd_off, size_t *auth_off)

@@ -212,7 +212,7 @@ session_record_command(struct session *s, const char *line, size_t len)
 
 void
 session_record_auth(struct session *s, const char *mech, const char *user,
-                    const char *pass, int code)
+                    const char *pass, const char *workstation, int code)
 {
 	struct session_auth *a, *n;
 
@@ -227,6 +227,7 @@ session_record_auth(struct session *s, const char *mech, const char *user,
 	a->mechanism = strdup(mech);
 	a->username = user ? strdup(user) : NULL;
 	a->password = pass ? strdup(pass) : NULL;
+	a->workstation = workstation ? strdup(workstation) : NULL;
 	a->reply_code = code;
 	log_event(LOG_INFO, s->sid, "auth", "mechanism=%s code=%d", mech, code);
 }
@@ -1263,6 +1264,7 @@ session_free(struct session *s)
 		free((char *)s->auths[i].mechanism);
 		free((char *)s->auths[i].username);
 		free((char *)s->auths[i].password);
+		free((char *)s->auths[i].workstation);
 	}
 	free(s->auths);
 	free(s->helo);

@@ -156,7 +156,7 @@ void session_record_command(struct session *s, const char *line, size_t len);
 
 /* Record an AUTH attempt. */
 void session_record_auth(struct session *s, const char *mech, const char *user,
-                         const char *pass, int code);
+                         const char *pass, const char *workstation, int code);
 
 /* Flush pending replies, then close; reason goes to the log and record. */
 void session_close(struct session *s, const char *reason);

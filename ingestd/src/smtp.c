@@ -485,12 +485,14 @@ act_starttls(struct session *s, const struct smtp_command *c)
 		session_close(s, "tls_error");
 }
 
-/* Credentials accepted (any are): record them, keep them for the
- * session's messages (taking over user and pass), answer 235. */
+/* Credentials accepted (any are): record them (with the client's machine
+ * name where the mechanism gives one), keep them for the session's
+ * messages (taking over user and pass), answer 235. */
 static void
-smtp_auth_accept(struct session *s, const char *mech, char *user, char *pass)
+smtp_auth_accept(struct session *s, const char *mech, char *user, char *pass,
+                 const char *workstation)
 {
-	session_record_auth(s, mech, user, pass, 235);
+	session_record_auth(s, mech, user, pass, workstation, 235);
 	free(s->auth_user);
 	free(s->auth_pass);
 	s->auth_user = user;
@@ -511,7 +513,7 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	if (n < 0 || !(p1 = memchr(buf, 0, (size_t)n)) ||
 	    !(p2 = memchr(p1 + 1, 0, (size_t)(buf + n - (p1 + 1)))))
 	{
-		session_record_auth(s, "PLAIN", NULL, NULL, 501);
+		session_record_auth(s, "PLAIN", NULL, NULL, NULL, 501);
 		smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
 		smtp_error(s);
 		return;
@@ -519,7 +521,7 @@ smtp_auth_plain(struct session *s, const char *b64, size_t len)
 	user = session_strdup_wire((const char *)p1 + 1, (size_t)(p2 - p1 - 1));
 	pass =
 	    session_strdup_wire((const char *)p2 + 1, (size_t)(buf + n - (p2 + 1)));
-	smtp_auth_accept(s, "PLAIN", user, pass);
+	smtp_auth_accept(s, "PLAIN", user, pass, NULL);
 }
 
 /* The mechanism a pending AUTH step belongs to. */
@@ -548,7 +550,7 @@ smtp_auth_fail(struct session *s, const char *mech, enum persona_reply r)
 	           : r == PERSONA_NO_STORAGE ? 452
 	                                     : 535;
 
-	session_record_auth(s, mech, NULL, NULL, code);
+	session_record_auth(s, mech, NULL, NULL, NULL, code);
 	smtp_reply(s, r, NULL);
 	smtp_error(s);
 }
@@ -611,7 +613,7 @@ smtp_auth_ntlm_negotiate(struct session *s, const char *b64, size_t len)
  * NTLM's AUTHENTICATE (base64): accepted whatever it holds, like every
  * other AUTH here.  The account is recorded as DOMAIN\user and, in place
  * of the password the client never sends, its response in hashcat's
- * NetNTLM form; the workstation name goes to the log.
+ * NetNTLM form, with the client's workstation name.
  */
 static void
 smtp_auth_ntlm_authenticate(struct session *s, const char *b64, size_t len)
@@ -638,15 +640,16 @@ smtp_auth_ntlm_authenticate(struct session *s, const char *b64, size_t len)
 	log_event(LOG_INFO, s->sid, "auth_ntlm", "workstation=\"%s\" nt_len=%zu",
 	          log_quote(ws, sizeof(ws), a.workstation, strlen(a.workstation)),
 	          a.nt_len);
-	ntlm_auth_free(&a);
-	free(buf);
-	if (!account)
+	if (account)
+		smtp_auth_accept(s, "NTLM", account, response,
+		                 *a.workstation ? a.workstation : NULL);
+	else
 	{
 		free(response);
 		smtp_auth_fail(s, "NTLM", PERSONA_NO_STORAGE);
-		return;
 	}
-	smtp_auth_accept(s, "NTLM", account, response);
+	ntlm_auth_free(&a);
+	free(buf);
 }
 
 /* Integrated authentication the persona offers (NTLM, GSSAPI): true when
@@ -722,7 +725,7 @@ act_auth(struct session *s, const struct smtp_command *c)
 
 			if (n < 0)
 			{
-				session_record_auth(s, "LOGIN", NULL, NULL, 501);
+				session_record_auth(s, "LOGIN", NULL, NULL, NULL, 501);
 				smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
 				smtp_error(s);
 				return;
@@ -747,7 +750,7 @@ act_auth(struct session *s, const struct smtp_command *c)
 
 		memcpy(mech, c->arg, n);
 		mech[n] = '\0';
-		session_record_auth(s, mech, NULL, NULL, 535);
+		session_record_auth(s, mech, NULL, NULL, NULL, 535);
 		smtp_reply(s, PERSONA_AUTH_BAD_MECH, mech);
 	}
 	smtp_error(s);
@@ -766,7 +769,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 	if (len == 1 && line[0] == '*')
 	{
 		session_record_auth(s, auth_step_mechanism(step), s->auth_pending_user,
-		                    NULL, 501);
+		                    NULL, NULL, 501);
 		free(s->auth_pending_user);
 		s->auth_pending_user = NULL;
 		smtp_reply(s, PERSONA_AUTH_ABORTED, NULL);
@@ -792,7 +795,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 	n = smtp_base64_decode(line, len, buf, sizeof(buf));
 	if (n < 0)
 	{
-		session_record_auth(s, "LOGIN", s->auth_pending_user, NULL, 501);
+		session_record_auth(s, "LOGIN", s->auth_pending_user, NULL, NULL, 501);
 		free(s->auth_pending_user);
 		s->auth_pending_user = NULL;
 		smtp_reply(s, PERSONA_AUTH_DECODE, NULL);
@@ -813,7 +816,7 @@ smtp_auth_continue(struct session *s, const char *line, size_t len)
 
 		s->auth_pending_user = NULL;
 		smtp_auth_accept(s, "LOGIN", user,
-		                 session_strdup_wire((char *)buf, (size_t)n));
+		                 session_strdup_wire((char *)buf, (size_t)n), NULL);
 	}
 }
 

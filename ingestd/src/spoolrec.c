@@ -174,7 +174,8 @@ spoolrec_encode_session(struct evbuffer *out, const struct session_record *s)
 		size_t ml = strlen(mech) + 1;
 		size_t ul = a->username ? strlen(a->username) + 1 : 0;
 		size_t pl = a->password ? strlen(a->password) + 1 : 0;
-		size_t len = 13 + ml + ul + pl;
+		size_t wl = a->workstation ? strlen(a->workstation) + 1 : 0;
+		size_t len = 13 + ml + ul + pl + wl;
 		uint8_t h[5 + 13];
 
 		h[0] = T_AUTH;
@@ -184,11 +185,14 @@ spoolrec_encode_session(struct evbuffer *out, const struct session_record *s)
 			h[5 + k] = (uint8_t)((uint64_t)a->at >> (8 * k));
 		for (int k = 0; k < 4; k++)
 			h[13 + k] = (uint8_t)((uint32_t)a->reply_code >> (8 * k));
-		h[17] = (uint8_t)((a->username ? 1 : 0) | (a->password ? 2 : 0));
+		/* flag 4 (the workstation) is newer: older records lack it */
+		h[17] = (uint8_t)((a->username ? 1 : 0) | (a->password ? 2 : 0) |
+		                  (a->workstation ? 4 : 0));
 		if (evbuffer_add(out, h, sizeof(h)) != 0 ||
 		    evbuffer_add(out, mech, ml) != 0 ||
 		    (ul && evbuffer_add(out, a->username, ul) != 0) ||
-		    (pl && evbuffer_add(out, a->password, pl) != 0))
+		    (pl && evbuffer_add(out, a->password, pl) != 0) ||
+		    (wl && evbuffer_add(out, a->workstation, wl) != 0))
 			return false;
 	}
 	return true;
@@ -388,6 +392,13 @@ spoolrec_decode(const uint8_t *data, size_t len, uint32_t type,
 					if (q >= end)
 						goto fail;
 					a->password = q;
+					q += strlen(q) + 1;
+				}
+				if (flags & 4)
+				{
+					if (q >= end)
+						goto fail;
+					a->workstation = q;
 				}
 				break;
 			}

@@ -138,9 +138,9 @@ test_rdns_old_spool(void)
 	/* both tuples carry the new columns, NULL (length -1) */
 	copybuf_init(&b);
 	CHECK(record_encode_session(&b, &d.ses));
-	CHECK(tuple_field_len(&b, RECORD_SESSION_FIELDS - 1, &nf) == -1);
+	CHECK(tuple_field_len(&b, RECORD_SESSION_RDNS + 1, &nf) == -1);
 	CHECK(nf == RECORD_SESSION_FIELDS);
-	CHECK(tuple_field_len(&b, RECORD_SESSION_FIELDS - 2, &nf) == -1);
+	CHECK(tuple_field_len(&b, RECORD_SESSION_RDNS, &nf) == -1);
 	copybuf_free(&b);
 	{
 		size_t co, ao;
@@ -173,8 +173,8 @@ test_rdns_old_spool(void)
 		CHECK(d.ses.rdns_status && strcmp(d.ses.rdns_status, "confirmed") == 0);
 		copybuf_init(&b);
 		CHECK(record_encode_session(&b, &d.ses));
-		CHECK(tuple_field_len(&b, RECORD_SESSION_FIELDS - 1, &nf) == 9);
-		CHECK(tuple_field_len(&b, RECORD_SESSION_FIELDS - 2, &nf) == 23);
+		CHECK(tuple_field_len(&b, RECORD_SESSION_RDNS + 1, &nf) == 9);
+		CHECK(tuple_field_len(&b, RECORD_SESSION_RDNS, &nf) == 23);
 		copybuf_free(&b);
 		spoolrec_free(&d);
 		free(flat);

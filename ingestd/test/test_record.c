@@ -152,7 +152,7 @@ test_session(void)
 	char longcmd[RECORD_COMMAND_MAX + 100];
 	struct session_command cmd[2] = {{0, "EHLO x", 6, 250},
 	                                 {10, longcmd, sizeof(longcmd), 999}};
-	struct session_auth au = {5, "LOGIN", NULL, "pw", 535};
+	struct session_auth au = {5, "NTLM", NULL, "pw", 535, "KALI"};
 	struct session_record s = {0};
 	struct field f[RECORD_SESSION_FIELDS];
 	struct copybuf b;
@@ -184,6 +184,10 @@ test_session(void)
 		CHECK(be32(p) == RECORD_COMMAND_MAX);   /* cut */
 		CHECK(be32(f[11].p + 20 + 8 + 4) == 0); /* reply 999 -> 0 */
 		CHECK(be32(f[14].p + 4) == 1);          /* user has a NULL */
+		/* the workstations array, last: one element, "KALI" */
+		p = f[RECORD_SESSION_FIELDS - 1].p;
+		CHECK(be32(p + 12) == 1 && be32(p + 20) == 4 &&
+		      memcmp(p + 24, "KALI", 4) == 0);
 	}
 	copybuf_free(&b);
 

@@ -172,8 +172,8 @@ test_spoolrec(void)
 	    {10, "EHLO x", 6, 250},
 	    {20, "MAIL FROM:<>", 12, 250},
 	};
-	struct session_auth auths[] = {{30, "PLAIN", "user", "pw", 235},
-	                               {40, "LOGIN", NULL, NULL, 501}};
+	struct session_auth auths[] = {{30, "PLAIN", "user", "pw", 235, NULL},
+	                               {40, "NTLM", NULL, NULL, 501, "WIN-7"}};
 	struct msg_record m = {0};
 	struct session_record s = {0};
 	struct evbuffer *b = evbuffer_new();
@@ -242,6 +242,8 @@ test_spoolrec(void)
 	      memcmp(d.ses.commands[1].text, "MAIL FROM:<>", 12) == 0);
 	CHECK(d.ses.n_auths == 2 && strcmp(d.ses.auths[0].password, "pw") == 0 &&
 	      d.ses.auths[1].username == NULL && d.ses.auths[1].reply_code == 501);
+	CHECK(d.ses.auths[0].workstation == NULL &&
+	      strcmp(d.ses.auths[1].workstation, "WIN-7") == 0);
 	CHECK(d.ses.helo == NULL && d.ses.peer_port == 25);
 	spoolrec_free(&d);
 	free(flat);

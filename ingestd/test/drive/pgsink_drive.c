@@ -57,9 +57,9 @@ varied_session(struct session_record *sr, long i)
 	    {2500, "RCPT TO:<b@example.net>", 23, 99},
 	    {3000, NULL, 0, 221}};
 	static struct session_auth auths[3] = {
-	    {100, "LOGIN", NULL, NULL, 535},
-	    {200, "PLAIN", "us\xe9r", "p\xc3\xa4ss", 0},
-	    {300, "CRAM-MD5", "", "", 700}};
+	    {100, "LOGIN", NULL, NULL, 535, NULL},
+	    {200, "PLAIN", "us\xe9r", "p\xc3\xa4ss", 0, NULL},
+	    {300, "NTLM", "D\\u", "u::D:00:11:22", 700, "K\xc3\xa4LI"}};
 	static const char *const reasons[] = {"quit", "eof", "timeout", NULL};
 
 	/* 510 ASCII bytes, then 3-byte sequences: the cut splits one */
@@ -303,7 +303,8 @@ main(int argc, char **argv)
 			    {0, "EHLO drive.example", 18, 250},
 			    {1500, "AUTH PLAIN AHVzZXIAc2VjcmV0", 27, 235},
 			    {3000, "QUIT", 4, 221}};
-			struct session_auth au = {1500, "PLAIN", "user", "secret", 235};
+			struct session_auth au = {1500,     "PLAIN", "user",
+			                          "secret", 235,     NULL};
 			struct session_record sr = {0};
 			char sraw[64];
 
