@@ -290,7 +290,7 @@ def test_direct_session_rows_match_staged(pg, sink_db):
         assert sink_db.execute(
             "SELECT count(*) FROM spamlab.smtp_auth WHERE username IS NULL"
         ).fetchone()[0] > 0
-        # the NTLM workstation (sql/026) too, UTF-8 intact, NULL elsewhere
+        # the NTLM workstation (sql/024) too, UTF-8 intact, NULL elsewhere
         assert sink_db.execute(
             "SELECT count(*) FILTER (WHERE workstation = 'K\u00e4LI'),"
             " count(*) FILTER (WHERE workstation IS NULL)"

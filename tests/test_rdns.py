@@ -250,6 +250,11 @@ def test_clients_leaving_during_the_lookup(pg, tmp_path, dns):
                         timeout=10)
         assert time.monotonic() - t < 10
         assert d.logtext().count("status=abandoned") >= 2200
+        # and recorded: clients that did not wait for the banner
+        assert wait_for(lambda: pg.connect().execute(
+            "SELECT count(*) FROM spamlab.smtp_session WHERE sensor = %s"
+            " AND rdns_status = 'abandoned' AND rdns IS NULL",
+            (d.sensor,)).fetchone()[0] >= 2200, timeout=60)
         # and the next client is served (NXDOMAIN: at once)
         assert converse(d.port, "127.0.0.22") < 0.9
         assert session_row(pg, d.sensor, "127.0.0.22")[1] == "none"

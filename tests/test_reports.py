@@ -107,9 +107,9 @@ def load_auth(conn, first_message):
                      (sid, at, peer, len(attempts)))
         for n, (mech, user, pw, code) in enumerate(attempts, 1):
             conn.execute("INSERT INTO spamlab.smtp_auth VALUES (%s, %s, %s,"
-                         " %s, %s, %s, %s)",
+                         " %s, %s, %s, %s, %s)",
                          (sid, n, at + dt.timedelta(seconds=n), mech, user,
-                          pw, code))
+                          pw, code, "KALI" if mech == "NTLM" else None))
         if i == 0:
             conn.execute("INSERT INTO spamlab.message_auth SELECT"
                          " received_at, id, 'admin', '123456' FROM"
@@ -254,6 +254,10 @@ def test_auth_reports(reports):
         ("", 1, 0, 1, 0, ["GSSAPI"], 0),
         ("CORP\\administrator", 1, 1, 1, 0, ["NTLM"], 0),
         ("info", 1, 1, 1, 1, ["LOGIN"], 0)]
+    # the NTLM login came from one named machine
+    assert rows(reports, "SELECT username, workstations FROM"
+                " spamlab.report_auth_account WHERE workstations > 0") == [
+        ("CORP\\administrator", 1)]
     # NTLM responses are not passwords
     assert rows(reports, "SELECT password, attempts, accounts, peers FROM"
                 " spamlab.report_auth_password ORDER BY attempts DESC,"

@@ -116,7 +116,7 @@ struct copybuf;
  * spamlab.message's columns (id ... session_id, 16) then auth_password, so
  * dropping the last field gives a row for a direct COPY.  A session tuple
  * ends with rdns and rdns_status (sql/025_session_rdns.sql), then
- * auth_workstation (sql/026_auth_workstation.sql): columns are only ever
+ * auth_workstation (sql/024_auth_workstation.sql): columns are only ever
  * appended.
  */
 #define RECORD_MESSAGE_FIELDS 17

@@ -433,7 +433,8 @@ session_rdns_start(struct session *s, const struct sockaddr *sa)
 	s->rdns_wait = s->delaying = true;
 }
 
-/* The client left during the lookup: abandon it (status stays NULL). */
+/* The client left during the lookup: abandon it.  Recorded as such: a
+ * client that will not wait for a banner is itself worth knowing. */
 static void
 session_rdns_abandon(struct session *s)
 {
@@ -442,6 +443,7 @@ session_rdns_abandon(struct session *s)
 	rdns_lookup_cancel(s->rdns_q);
 	s->rdns_q = NULL;
 	s->rdns_wait = false;
+	s->rdns_status = "abandoned";
 	log_event(LOG_INFO, s->sid, "rdns", "peer=%s status=abandoned", s->peer_ip);
 }
 

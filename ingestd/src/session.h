@@ -108,7 +108,8 @@ struct session
 	bool rdns_wait;          /* the lookup runs */
 	bool rdns_confirmed;     /* rdns is forward-confirmed */
 	char *rdns;              /* the PTR name, or NULL */
-	const char *rdns_status; /* rdns_status_name(), NULL: not looked up */
+	const char *rdns_status; /* rdns_status_name() or "abandoned", NULL:
+	                            not looked up */
 
 	/* AUTH */
 	enum auth_step auth_step;

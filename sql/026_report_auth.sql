@@ -18,8 +18,9 @@ GROUP BY 1, 2;
 CREATE UNIQUE INDEX ON spamlab.report_auth_daily (day, mechanism);
 
 -- The accounts tried: how often, from how many peers, with how many
--- passwords (PLAIN and LOGIN: an NTLM response differs on every attempt),
--- and how many messages were sent after logging in with them.
+-- passwords (PLAIN and LOGIN: an NTLM response differs on every attempt)
+-- and from how many machines (NTLM workstation names, migration 024), and
+-- how many messages were sent after logging in with them.
 CREATE MATERIALIZED VIEW spamlab.report_auth_account AS
 WITH tried AS (
 	SELECT coalesce(a.username, '') AS username,
@@ -28,6 +29,7 @@ WITH tried AS (
 		count(DISTINCT s.peer_ip) AS peers,
 		count(DISTINCT a.password)
 			FILTER (WHERE a.mechanism IN ('PLAIN', 'LOGIN')) AS passwords,
+		count(DISTINCT a.workstation) AS workstations,
 		array_agg(DISTINCT a.mechanism ORDER BY a.mechanism) AS mechanisms,
 		min(a.at) AS first_seen,
 		max(a.at) AS last_seen
@@ -40,7 +42,7 @@ WITH tried AS (
 	GROUP BY 1
 )
 SELECT t.username, t.attempts, t.accepted, t.peers, t.passwords,
-	t.mechanisms, coalesce(s.messages, 0) AS messages,
+	t.workstations, t.mechanisms, coalesce(s.messages, 0) AS messages,
 	t.first_seen, t.last_seen
 FROM tried t
 LEFT JOIN sent s USING (username);
